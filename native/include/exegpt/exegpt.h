@@ -1,0 +1,291 @@
+/*
+ * ExeGPT native engine — the only public C ABI.
+ *
+ * Conventions (design.md, "Contracts that must hold"):
+ *  - every symbol is prefixed exg_; objects are opaque handles;
+ *  - every fallible call returns exg_status and, on failure, leaves a thread-local message readable
+ *    with exg_last_error_message(); no C++ exception, abort or exit crosses this boundary;
+ *  - booleans are uint8_t; every struct passed in starts with struct_size (set it to sizeof) so the
+ *    library can reject callers built against a different layout;
+ *  - callers own outputs and workspaces; the library never keeps a pointer to caller memory past the
+ *    call that received it;
+ *  - EXG_API_VERSION changes whenever this file changes incompatibly; callers check it at load.
+ *
+ * The object ladder:  backend (cpu | cuda) -> model shard (layer range x tensor-parallel rank)
+ *                     -> kv cache (sequence slots)      comm (collectives of one TP group)
+ *                     host buffers (page-locked when the backend can) for the zero-copy host path.
+ */
+#ifndef EXEGPT_EXEGPT_H
+#define EXEGPT_EXEGPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  define EXG_API __declspec(dllexport)
+#else
+#  define EXG_API __attribute__((visibility("default")))
+#endif
+
+#define EXG_API_VERSION 1
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Status and errors                                                                               */
+/* ---------------------------------------------------------------------------------------------- */
+
+typedef enum exg_status {
+    EXG_OK = 0,
+    EXG_ERR_INVALID_ARGUMENT = 1, /* a parameter is null, out of range, or inconsistent */
+    EXG_ERR_IO = 2,               /* a file could not be opened, read or written */
+    EXG_ERR_FORMAT = 3,           /* a checkpoint or config is malformed or contradicts the config */
+    EXG_ERR_OUT_OF_MEMORY = 4,    /* host or device allocation failed */
+    EXG_ERR_UNSUPPORTED = 5,      /* valid request this build or backend cannot serve */
+    EXG_ERR_CAPACITY = 6,         /* a sequence or cache would exceed its capacity */
+    EXG_ERR_COMM = 7,             /* a collective failed, timed out or was aborted */
+    EXG_ERR_INTERNAL = 8          /* a bug: an unexpected exception was caught at the boundary */
+} exg_status;
+
+/* The library's EXG_API_VERSION; a caller built against another version must not continue. */
+EXG_API uint32_t exg_api_version(void);
+
+/* Message of the last failed call on this thread (never NULL; "" when none). Valid until the next
+ * exg_ call on this thread. */
+EXG_API const char* exg_last_error_message(void);
+
+/* Static name of a status code, e.g. "EXG_ERR_FORMAT". */
+EXG_API const char* exg_status_name(exg_status status);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Model configuration                                                                             */
+/* ---------------------------------------------------------------------------------------------- */
+
+typedef enum exg_dtype {
+    EXG_DTYPE_F32 = 0,
+    EXG_DTYPE_F16 = 1,
+    EXG_DTYPE_BF16 = 2
+} exg_dtype;
+
+typedef enum exg_activation {
+    EXG_ACT_RELU = 0,
+    EXG_ACT_GELU = 1,      /* exact, erf-based (HF "gelu") */
+    EXG_ACT_GELU_TANH = 2, /* tanh approximation (HF "gelu_new", "gelu_pytorch_tanh", "gelu_fast") */
+    EXG_ACT_SILU = 3
+} exg_activation;
+
+/* A decoder-only transformer of the OPT/GPT family. Field meanings follow Hugging Face OPTConfig. */
+typedef struct exg_model_config {
+    uint32_t struct_size;
+    int32_t vocab_size;
+    int32_t hidden_size;
+    int32_t num_layers;
+    int32_t num_heads;
+    int32_t ffn_dim;
+    int32_t max_positions;       /* max_position_embeddings: longest sequence (prompt + generated) */
+    int32_t position_offset;     /* rows of the position table before position 0 (2 for OPT) */
+    int32_t word_embed_proj_dim; /* token-embedding width; != hidden_size adds project_in/out */
+    int32_t activation;          /* exg_activation */
+    float layer_norm_eps;        /* 1e-5 for OPT */
+    uint8_t pre_layer_norm;      /* do_layer_norm_before */
+    uint8_t final_layer_norm;    /* a final LayerNorm after the last block (pre-LN models only) */
+    uint8_t layer_norm_affine;   /* layer_norm_elementwise_affine */
+    uint8_t enable_bias;         /* biases on the attention and FFN projections */
+    uint8_t tied_lm_head;        /* LM head shares the token embedding (tie_word_embeddings) */
+    uint8_t reserved[3];
+} exg_model_config;
+
+/* Fills *out with a named shape: "opt-125m" ... "opt-66b", "gpt3-39b", "gpt3-101b", "gpt3-175b",
+ * "gpt3-341b", "tiny", "tiny-gelu", "tiny-postln", "tiny-proj". */
+EXG_API exg_status exg_config_preset(const char* name, exg_model_config* out);
+
+/* Number of presets and the name of preset i (static string; NULL when out of range). */
+EXG_API int32_t exg_config_preset_count(void);
+EXG_API const char* exg_config_preset_name(int32_t index);
+
+/* Reads <dir>/config.json of a Hugging Face OPT checkpoint. */
+EXG_API exg_status exg_config_from_checkpoint(const char* checkpoint_dir, exg_model_config* out);
+
+/* Checks a config for consistency (positive sizes, heads divide hidden, ...). */
+EXG_API exg_status exg_config_validate(const exg_model_config* config);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Backends                                                                                        */
+/* ---------------------------------------------------------------------------------------------- */
+
+typedef struct exg_backend exg_backend;
+
+typedef enum exg_backend_kind {
+    EXG_BACKEND_CPU = 0,
+    EXG_BACKEND_CUDA = 1
+} exg_backend_kind;
+
+typedef struct exg_backend_params {
+    uint32_t struct_size;
+    int32_t kind;        /* exg_backend_kind */
+    int32_t device;      /* device ordinal (CUDA); ignored on CPU */
+    int32_t num_threads; /* CPU threads for GEMMs and attention; <= 0 means all cores */
+} exg_backend_params;
+
+EXG_API exg_status exg_backend_create(const exg_backend_params* params, exg_backend** out);
+EXG_API void exg_backend_free(exg_backend* backend);
+/* Static name: "cpu" or "cuda". */
+EXG_API const char* exg_backend_name(const exg_backend* backend);
+/* 1 when a backend of this kind can be created on this machine (library present, device found). */
+EXG_API uint8_t exg_backend_available(int32_t kind);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Host buffers: memory the runner exchanges with the engine (page-locked on CUDA backends).       */
+/* ---------------------------------------------------------------------------------------------- */
+
+typedef struct exg_host_buffer exg_host_buffer;
+
+EXG_API exg_status exg_host_buffer_alloc(exg_backend* backend, uint64_t bytes, exg_host_buffer** out);
+EXG_API void exg_host_buffer_free(exg_host_buffer* buffer);
+/* 64-byte aligned, valid while the buffer lives. */
+EXG_API void* exg_host_buffer_data(exg_host_buffer* buffer);
+EXG_API uint64_t exg_host_buffer_size(const exg_host_buffer* buffer);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Collectives: one communicator per rank of a tensor-parallel group.                              */
+/* ---------------------------------------------------------------------------------------------- */
+
+typedef struct exg_comm exg_comm;
+
+/* Creates world_size communicators joined in one host group (ranks run as threads of this
+ * process); comms_out receives world_size handles, rank i at index i. A collective that waits
+ * longer than timeout_ms (0: 60000) for a peer fails with EXG_ERR_COMM instead of hanging. */
+EXG_API exg_status exg_comm_create_host_group(int32_t world_size, uint32_t timeout_ms, exg_comm** comms_out);
+EXG_API void exg_comm_free(exg_comm* comm);
+EXG_API int32_t exg_comm_rank(const exg_comm* comm);
+EXG_API int32_t exg_comm_size(const exg_comm* comm);
+/* Every rank's data[0..count) becomes the elementwise sum over ranks. All ranks must call. */
+EXG_API exg_status exg_comm_all_reduce_sum_f32(exg_comm* comm, float* data, uint64_t count);
+/* Fails every pending and future collective of the group with EXG_ERR_COMM (a rank gave up). */
+EXG_API void exg_comm_abort(exg_comm* comm);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Models: a shard = a contiguous layer range (pipeline stage) x a tensor-parallel rank            */
+/* ---------------------------------------------------------------------------------------------- */
+
+typedef struct exg_model exg_model;
+
+typedef struct exg_model_params {
+    uint32_t struct_size;
+    exg_model_config config;
+    const char* checkpoint_dir; /* Hugging Face OPT directory; NULL: seeded random weights */
+    uint64_t seed;              /* random init seed (same seed => same full model for any sharding) */
+    int32_t layer_begin;        /* first layer of this shard */
+    int32_t layer_end;          /* one past the last layer; layer_end == layer_begin is invalid */
+    int32_t tp_rank;
+    int32_t tp_size;            /* heads and ffn_dim must divide by it */
+    exg_comm* comm;             /* required when tp_size > 1: the rank's communicator */
+} exg_model_params;
+
+typedef struct exg_model_info {
+    uint32_t struct_size;
+    exg_model_config config;
+    int32_t layer_begin;
+    int32_t layer_end;
+    int32_t tp_rank;
+    int32_t tp_size;
+    uint8_t is_first_stage; /* consumes token ids (embeddings live here) */
+    uint8_t is_last_stage;  /* produces logits (final norm and LM head live here) */
+    uint8_t reserved[2];
+    int32_t local_heads;    /* heads on this TP rank */
+    uint64_t parameter_bytes;
+} exg_model_info;
+
+EXG_API exg_status exg_model_create(exg_backend* backend, const exg_model_params* params, exg_model** out);
+EXG_API void exg_model_free(exg_model* model);
+EXG_API exg_status exg_model_get_info(const exg_model* model, exg_model_info* out);
+
+/* Writes a whole model (one shard covering every layer, tp_size 1) as a Hugging Face OPT
+ * checkpoint: <dir>/config.json and <dir>/model.safetensors in the given dtype. */
+EXG_API exg_status exg_model_save_checkpoint(const exg_model* model, const char* dir, int32_t dtype);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* KV cache: per-sequence slots of one model shard                                                 */
+/* ---------------------------------------------------------------------------------------------- */
+
+typedef struct exg_kv_cache exg_kv_cache;
+
+typedef struct exg_kv_cache_params {
+    uint32_t struct_size;
+    int32_t max_slots;   /* sequences that can be live at once */
+    int32_t max_seq_len; /* tokens per slot; <= config.max_positions */
+} exg_kv_cache_params;
+
+EXG_API exg_status exg_kv_cache_create(exg_model* model, const exg_kv_cache_params* params, exg_kv_cache** out);
+EXG_API void exg_kv_cache_free(exg_kv_cache* cache);
+/* Takes the lowest free slot (length 0). EXG_ERR_CAPACITY when all are taken. */
+EXG_API exg_status exg_kv_cache_alloc_slot(exg_kv_cache* cache, int32_t* slot_out);
+EXG_API exg_status exg_kv_cache_free_slot(exg_kv_cache* cache, int32_t slot);
+EXG_API exg_status exg_kv_cache_seq_len(const exg_kv_cache* cache, int32_t slot, int32_t* len_out);
+/* Moves live slots down to 0..live-1 keeping their order (early termination leaves holes);
+ * new_slot_of[old] receives the new slot of each old slot, -1 for free ones (max_slots entries). */
+EXG_API exg_status exg_kv_cache_compact(exg_kv_cache* cache, int32_t* new_slot_of, int32_t max_slots,
+                                        int32_t* live_out);
+/* Serialises one sequence's keys and values (the WAA hand-off). Query the size first. */
+EXG_API exg_status exg_kv_cache_export_size(const exg_kv_cache* cache, int32_t slot, uint64_t* bytes_out);
+EXG_API exg_status exg_kv_cache_export(const exg_kv_cache* cache, int32_t slot, void* dst, uint64_t capacity,
+                                       uint64_t* written_out);
+/* Replaces the contents of an allocated slot; the bytes must come from a cache of the same shape. */
+EXG_API exg_status exg_kv_cache_import(exg_kv_cache* cache, int32_t slot, const void* src, uint64_t bytes);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Execution                                                                                       */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* A ragged batch: sequence i appends seq_lens[i] new tokens to KV slot slots[i]; its rows are
+ * consecutive in token_ids / hidden_in / hidden_out (no padding). */
+typedef struct exg_batch {
+    uint32_t struct_size;
+    int32_t num_seqs;
+    const int32_t* slots;     /* [num_seqs] */
+    const int32_t* seq_lens;  /* [num_seqs]; decode: NULL or all 1 */
+    const int32_t* token_ids; /* first stage: [sum(seq_lens)] */
+    const float* hidden_in;   /* other stages: [sum(seq_lens) x hidden_size] */
+    float* hidden_out;        /* non-last stages: [sum(seq_lens) x hidden_size] */
+    float* logits_out;        /* last stage: [num_seqs x vocab_size], each sequence's last token */
+} exg_batch;
+
+/* Prefill (encode): any lengths >= 1. */
+EXG_API exg_status exg_model_prefill(exg_model* model, exg_kv_cache* cache, const exg_batch* batch);
+/* Decode one step: one token per sequence. */
+EXG_API exg_status exg_model_decode(exg_model* model, exg_kv_cache* cache, const exg_batch* batch);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Sampling                                                                                        */
+/* ---------------------------------------------------------------------------------------------- */
+
+typedef struct exg_sampling_params {
+    uint32_t struct_size;
+    uint8_t greedy;    /* argmax (lowest index on ties); the fields below are then ignored */
+    uint8_t reserved[3];
+    float temperature; /* > 0 */
+    int32_t top_k;     /* <= 0: no limit */
+    float top_p;       /* (0, 1]; 1: no limit */
+} exg_sampling_params;
+
+/* Seeds a per-sequence random stream (a stream index keeps sequences of one seed independent). */
+EXG_API uint64_t exg_rng_init(uint64_t seed, uint64_t stream);
+
+/* Picks one token per row of logits [rows x vocab]; rng_states[rows] advance. */
+EXG_API exg_status exg_sample(const float* logits, int32_t rows, int32_t vocab, const exg_sampling_params* params,
+                              uint64_t* rng_states, int32_t* tokens_out);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* ABI layout (generated table): lets bindings verify struct sizes and field offsets at test time. */
+/* ---------------------------------------------------------------------------------------------- */
+
+EXG_API exg_status exg_abi_struct_size(const char* struct_name, uint64_t* size_out);
+EXG_API exg_status exg_abi_field_offset(const char* struct_name, const char* field_name, uint64_t* offset_out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EXEGPT_EXEGPT_H */
