@@ -1,0 +1,58 @@
+#include "api/guard.h"
+#include "api/handles.h"
+#include "backend/backend_registry.h"
+
+using namespace exg;
+
+extern "C" {
+
+EXG_API exg_status exg_backend_create(const exg_backend_params* params, exg_backend** out) {
+    return guard([&] {
+        require_struct(params, "exg_backend_create", "params");
+        require_arg(out, "exg_backend_create", "out");
+        *out = nullptr;
+        auto handle = std::make_unique<exg_backend>();
+        handle->impl = create_backend(*params);
+        *out = handle.release();
+    });
+}
+
+EXG_API void exg_backend_free(exg_backend* backend) { delete backend; }
+
+EXG_API const char* exg_backend_name(const exg_backend* backend) {
+    return backend != nullptr && backend->impl ? backend->impl->name() : "";
+}
+
+EXG_API uint8_t exg_backend_available(int32_t kind) {
+    try {
+        return backend_available(kind) ? 1 : 0;
+    } catch (...) {
+        return 0;
+    }
+}
+
+EXG_API exg_status exg_host_buffer_alloc(exg_backend* backend, uint64_t bytes, exg_host_buffer** out) {
+    return guard([&] {
+        require_arg(backend, "exg_host_buffer_alloc", "backend");
+        require_arg(out, "exg_host_buffer_alloc", "out");
+        require(bytes > 0, EXG_ERR_INVALID_ARGUMENT, "exg_host_buffer_alloc: bytes must be positive");
+        *out = nullptr;
+        auto handle = std::make_unique<exg_host_buffer>();
+        handle->backend = backend->impl;
+        handle->data = backend->impl->alloc_host(bytes);
+        handle->size = bytes;
+        *out = handle.release();
+    });
+}
+
+EXG_API void exg_host_buffer_free(exg_host_buffer* buffer) {
+    if (buffer == nullptr) return;
+    buffer->backend->free_host(buffer->data);
+    delete buffer;
+}
+
+EXG_API void* exg_host_buffer_data(exg_host_buffer* buffer) { return buffer != nullptr ? buffer->data : nullptr; }
+
+EXG_API uint64_t exg_host_buffer_size(const exg_host_buffer* buffer) { return buffer != nullptr ? buffer->size : 0; }
+
+}  // extern "C"

@@ -1,0 +1,43 @@
+// What the opaque C handles hold. Children keep their parents alive (shared_ptr), so a caller may
+// free handles in any order without leaving a dangling backend or model behind.
+#pragma once
+
+#include "backend/backend.h"
+#include "comm/communicator.h"
+#include "model/kv_cache.h"
+#include "model/transformer.h"
+
+#include <memory>
+#include <mutex>
+
+struct exg_backend {
+    std::shared_ptr<exg::Backend> impl;
+};
+
+struct exg_comm {
+    std::shared_ptr<exg::Communicator> impl;
+};
+
+namespace exg {
+struct ModelState {
+    std::shared_ptr<Backend> backend;
+    std::shared_ptr<Communicator> comm;
+    std::unique_ptr<Transformer> impl;
+    std::mutex mu;  // one step at a time per shard: the workspaces are shared
+};
+}  // namespace exg
+
+struct exg_model {
+    std::shared_ptr<exg::ModelState> state;
+};
+
+struct exg_kv_cache {
+    std::shared_ptr<exg::ModelState> model;
+    std::unique_ptr<exg::KvCache> impl;
+};
+
+struct exg_host_buffer {
+    std::shared_ptr<exg::Backend> backend;
+    void* data = nullptr;
+    uint64_t size = 0;
+};

@@ -1,0 +1,179 @@
+#include "backend/cpu/cpu_backend.h"
+
+#include "core/error.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <thread>
+#include <vector>
+
+namespace exg {
+namespace {
+
+constexpr size_t kAlignment = 64;
+
+inline float activate(float x, int32_t act) {
+    switch (act) {
+        case EXG_ACT_RELU: return x > 0.0f ? x : 0.0f;
+        case EXG_ACT_GELU: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
+        case EXG_ACT_GELU_TANH: {
+            const float inner = 0.79788456080286536f * (x + 0.044715f * x * x * x);
+            return 0.5f * x * (1.0f + std::tanh(inner));
+        }
+        case EXG_ACT_SILU: return x / (1.0f + std::exp(-x));
+        default: return x;
+    }
+}
+
+}  // namespace
+
+CpuBackend::CpuBackend(int num_threads) {
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    threads_ = num_threads > 0 ? num_threads : cores;
+#if defined(EXG_HAVE_OPENBLAS)
+    // OpenBLAS's pool is process-wide: the last backend created sets it.
+    openblas_set_num_threads(threads_);
+#endif
+}
+
+void* CpuBackend::alloc(size_t bytes) {
+    const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+    void* p = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
+    if (p == nullptr) fail(EXG_ERR_OUT_OF_MEMORY, "cannot allocate ", bytes, " bytes of host memory");
+    return p;
+}
+
+void CpuBackend::free(void* p) noexcept { std::free(p); }
+
+void CpuBackend::upload(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+void CpuBackend::download(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+void CpuBackend::copy(void* dst, const void* src, size_t bytes) { std::memmove(dst, src, bytes); }
+
+void CpuBackend::gemm(const GemmParams& p) {
+    if (p.m == 1) {
+        // One row (batch-1 decode): GEMV avoids GEMM's packing overhead.
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(p.n), static_cast<int>(p.k), 1.0f, p.w,
+                    static_cast<int>(p.ldw), p.a, 1, 0.0f, p.out, 1);
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(p.m), static_cast<int>(p.n),
+                    static_cast<int>(p.k), 1.0f, p.a, static_cast<int>(p.lda), p.w, static_cast<int>(p.ldw), 0.0f,
+                    p.out, static_cast<int>(p.ldo));
+    }
+    if (p.bias == nullptr && p.activation < 0) return;
+#pragma omp parallel for num_threads(threads_) schedule(static) if (p.m * p.n > 16384)
+    for (int64_t r = 0; r < p.m; ++r) {
+        float* row = p.out + r * p.ldo;
+        if (p.bias != nullptr)
+            for (int64_t c = 0; c < p.n; ++c) row[c] += p.bias[c];
+        if (p.activation >= 0)
+            for (int64_t c = 0; c < p.n; ++c) row[c] = activate(row[c], p.activation);
+    }
+}
+
+void CpuBackend::layer_norm(const LayerNormParams& p) {
+#pragma omp parallel for num_threads(threads_) schedule(static) if (p.rows > 4)
+    for (int64_t r = 0; r < p.rows; ++r) {
+        const float* x = p.x + r * p.dim;
+        float* y = p.out + r * p.dim;
+        double mean = 0.0;
+        for (int64_t i = 0; i < p.dim; ++i) mean += x[i];
+        mean /= static_cast<double>(p.dim);
+        double var = 0.0;  // two-pass: numerically safe for large offsets
+        for (int64_t i = 0; i < p.dim; ++i) {
+            const double d = x[i] - mean;
+            var += d * d;
+        }
+        var /= static_cast<double>(p.dim);
+        const float inv = static_cast<float>(1.0 / std::sqrt(var + p.eps));
+        const float m = static_cast<float>(mean);
+        for (int64_t i = 0; i < p.dim; ++i) {
+            float v = (x[i] - m) * inv;
+            if (p.gamma != nullptr) v *= p.gamma[i];
+            if (p.beta != nullptr) v += p.beta[i];
+            y[i] = v;
+        }
+    }
+}
+
+void CpuBackend::embedding(const EmbeddingParams& p) {
+#pragma omp parallel for num_threads(threads_) schedule(static) if (p.rows > 8)
+    for (int64_t r = 0; r < p.rows; ++r) {
+        const float* src = p.table + static_cast<int64_t>(p.ids[r] + p.id_offset) * p.dim;
+        float* dst = p.out + r * p.dim;
+        if (p.accumulate) {
+            for (int64_t i = 0; i < p.dim; ++i) dst[i] += src[i];
+        } else {
+            std::memcpy(dst, src, static_cast<size_t>(p.dim) * sizeof(float));
+        }
+    }
+}
+
+void CpuBackend::attention(const AttentionParams& p) {
+    const int64_t hidden = static_cast<int64_t>(p.num_heads) * p.head_dim;
+    const int64_t hd = p.head_dim;
+    const int64_t work = static_cast<int64_t>(p.num_seqs) * p.num_heads;
+    // One task per (sequence, head): each owns its cache rows and output columns, so no locking.
+#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1)
+    for (int64_t task = 0; task < work; ++task) {
+        const int32_t s = static_cast<int32_t>(task / p.num_heads);
+        const int32_t h = static_cast<int32_t>(task % p.num_heads);
+        const int32_t len = p.len[s], past = p.past[s];
+        float* kc = p.k_cache + p.slot[s] * p.slot_stride + h * p.head_stride;
+        float* vc = p.v_cache + p.slot[s] * p.slot_stride + h * p.head_stride;
+        for (int32_t i = 0; i < len; ++i) {
+            const float* row = p.qkv + (p.q_start[s] + i) * p.qkv_stride;
+            std::memcpy(kc + (past + i) * hd, row + hidden + h * hd, static_cast<size_t>(hd) * sizeof(float));
+            std::memcpy(vc + (past + i) * hd, row + 2 * hidden + h * hd, static_cast<size_t>(hd) * sizeof(float));
+        }
+        thread_local std::vector<float> scores;
+        thread_local std::vector<float> acc;
+        scores.resize(static_cast<size_t>(past + len));
+        acc.resize(static_cast<size_t>(hd));
+        for (int32_t i = 0; i < len; ++i) {
+            const float* q = p.qkv + (p.q_start[s] + i) * p.qkv_stride + h * hd;
+            const int32_t ctx = past + i + 1;  // causal: keys 0..past+i
+            float max_score = -INFINITY;
+            for (int32_t j = 0; j < ctx; ++j) {
+                const float* k = kc + j * hd;
+                float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+                for (int64_t d = 0; d < hd; ++d) dot += q[d] * k[d];
+                scores[j] = dot * p.scale;
+                max_score = std::max(max_score, scores[j]);
+            }
+            float denom = 0.0f;
+            for (int32_t j = 0; j < ctx; ++j) {
+                scores[j] = std::exp(scores[j] - max_score);
+                denom += scores[j];
+            }
+            std::fill(acc.begin(), acc.end(), 0.0f);
+            for (int32_t j = 0; j < ctx; ++j) {
+                const float w = scores[j];
+                const float* v = vc + j * hd;
+#pragma omp simd
+                for (int64_t d = 0; d < hd; ++d) acc[d] += w * v[d];
+            }
+            float* out = p.out + (p.q_start[s] + i) * p.out_stride + h * hd;
+            const float inv = 1.0f / denom;
+            for (int64_t d = 0; d < hd; ++d) out[d] = acc[d] * inv;
+        }
+    }
+}
+
+void CpuBackend::add(float* x, const float* y, int64_t n) {
+#pragma omp parallel for simd num_threads(threads_) schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+void CpuBackend::gather_rows(float* dst, const float* src, const int32_t* rows, int64_t count, int64_t dim) {
+    for (int64_t i = 0; i < count; ++i)
+        std::memcpy(dst + i * dim, src + static_cast<int64_t>(rows[i]) * dim, static_cast<size_t>(dim) * sizeof(float));
+}
+
+}  // namespace exg

@@ -1,0 +1,36 @@
+// The CPU backend: FP32, GEMMs through CBLAS (OpenBLAS), everything else hand-written and
+// parallelised with OpenMP over the caller's thread count. It is the reference the other backends
+// are checked against, so clarity wins over cleverness where the two conflict.
+#pragma once
+
+#include "backend/backend.h"
+
+namespace exg {
+
+class CpuBackend final : public Backend {
+public:
+    explicit CpuBackend(int num_threads);
+    const char* name() const override { return "cpu"; }
+    int num_threads() const { return threads_; }
+
+    void* alloc(size_t bytes) override;
+    void free(void* p) noexcept override;
+    void* alloc_host(size_t bytes) override { return alloc(bytes); }
+    void free_host(void* p) noexcept override { free(p); }
+    void upload(void* dst, const void* src, size_t bytes) override;
+    void download(void* dst, const void* src, size_t bytes) override;
+    void copy(void* dst, const void* src, size_t bytes) override;
+    void synchronize() override {}
+
+    void gemm(const GemmParams& p) override;
+    void layer_norm(const LayerNormParams& p) override;
+    void embedding(const EmbeddingParams& p) override;
+    void attention(const AttentionParams& p) override;
+    void add(float* x, const float* y, int64_t n) override;
+    void gather_rows(float* dst, const float* src, const int32_t* rows, int64_t count, int64_t dim) override;
+
+private:
+    int threads_;
+};
+
+}  // namespace exg

@@ -1,0 +1,51 @@
+// Per-sequence key/value cache of one model shard. Layout per K and V:
+// [layer][slot][head][max_seq_len][head_dim], so one sequence's history for one head is contiguous
+// (attention streams it) and a slot is a fixed block (compaction moves whole blocks).
+#pragma once
+
+#include "backend/backend.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace exg {
+
+struct KvShape {
+    int32_t layers, heads, head_dim;  // this shard's layers and TP-local heads
+};
+
+class KvCache {
+public:
+    KvCache(Backend* backend, KvShape shape, int32_t max_slots, int32_t max_seq_len);
+
+    int32_t alloc_slot();
+    void free_slot(int32_t slot);
+    int32_t seq_len(int32_t slot) const;  // the slot must be allocated
+    bool allocated(int32_t slot) const { return slot >= 0 && slot < max_slots_ && lens_[static_cast<size_t>(slot)] >= 0; }
+    void advance(int32_t slot, int32_t tokens) { lens_[static_cast<size_t>(slot)] += tokens; }
+    int32_t compact(int32_t* new_slot_of);  // returns live count
+
+    uint64_t export_size(int32_t slot) const;
+    uint64_t export_to(int32_t slot, void* dst, uint64_t capacity) const;
+    void import_from(int32_t slot, const void* src, uint64_t bytes);
+
+    const KvShape& shape() const { return shape_; }
+    int32_t max_slots() const { return max_slots_; }
+    int32_t max_seq_len() const { return max_seq_len_; }
+    float* keys(int32_t layer) const { return k_.f32() + layer * layer_stride(); }
+    float* values(int32_t layer) const { return v_.f32() + layer * layer_stride(); }
+    int64_t slot_stride() const { return static_cast<int64_t>(shape_.heads) * head_stride(); }
+    int64_t head_stride() const { return static_cast<int64_t>(max_seq_len_) * shape_.head_dim; }
+
+private:
+    int64_t layer_stride() const { return static_cast<int64_t>(max_slots_) * slot_stride(); }
+    void check_slot(int32_t slot, const char* what) const;
+
+    Backend* backend_;
+    KvShape shape_;
+    int32_t max_slots_, max_seq_len_;
+    Buffer k_, v_;
+    std::vector<int32_t> lens_;  // -1: free
+};
+
+}  // namespace exg

@@ -1,0 +1,185 @@
+#include "model/transformer.h"
+
+#include "core/error.h"
+
+#include <cmath>
+
+namespace exg {
+
+Transformer::Transformer(Backend* backend, const ShardSpec& spec, TensorSource& source, Communicator* comm)
+    : backend_(backend), spec_(spec), comm_(comm) {
+    validate_shard(spec);
+    require(spec.tp_size == 1 || comm != nullptr, EXG_ERR_INVALID_ARGUMENT,
+            "model shard: tp_size ", spec.tp_size, " needs a communicator");
+    if (comm != nullptr)
+        require(comm->size() == spec.tp_size && comm->rank() == spec.tp_rank, EXG_ERR_INVALID_ARGUMENT,
+                "model shard: communicator is rank ", comm->rank(), " of ", comm->size(), " but the shard is tp rank ",
+                spec.tp_rank, " of ", spec.tp_size);
+    weights_ = load_weights(backend, spec, source);
+}
+
+KvShape Transformer::kv_shape() const {
+    return {spec_.layer_end - spec_.layer_begin, spec_.local_heads(), head_dim(spec_.config)};
+}
+
+void Transformer::validate(const KvCache& cache, const exg_batch& b, bool decode) {
+    const auto& c = spec_.config;
+    require(b.struct_size == sizeof(exg_batch), EXG_ERR_INVALID_ARGUMENT, "batch: struct_size is ", b.struct_size,
+            ", expected ", sizeof(exg_batch));
+    const KvShape expected = kv_shape();
+    require(cache.shape().layers == expected.layers && cache.shape().heads == expected.heads &&
+                cache.shape().head_dim == expected.head_dim,
+            EXG_ERR_INVALID_ARGUMENT, "batch: the kv cache was created for another model shard");
+    require(b.num_seqs > 0, EXG_ERR_INVALID_ARGUMENT, "batch: num_seqs must be positive, got ", b.num_seqs);
+    require(b.num_seqs <= cache.max_slots(), EXG_ERR_INVALID_ARGUMENT, "batch: ", b.num_seqs,
+            " sequences exceed the cache's ", cache.max_slots(), " slots");
+    require(b.slots != nullptr, EXG_ERR_INVALID_ARGUMENT, "batch: slots is null");
+    if (spec_.first_stage()) require(b.token_ids != nullptr, EXG_ERR_INVALID_ARGUMENT, "batch: token_ids is null (first stage)");
+    else require(b.hidden_in != nullptr, EXG_ERR_INVALID_ARGUMENT, "batch: hidden_in is null (not the first stage)");
+    if (spec_.last_stage()) require(b.logits_out != nullptr, EXG_ERR_INVALID_ARGUMENT, "batch: logits_out is null (last stage)");
+    else require(b.hidden_out != nullptr, EXG_ERR_INVALID_ARGUMENT, "batch: hidden_out is null (not the last stage)");
+
+    const auto n = static_cast<size_t>(b.num_seqs);
+    slot_.assign(b.slots, b.slots + n);
+    q_start_.resize(n);
+    len_.resize(n);
+    past_.resize(n);
+    last_rows_.resize(n);
+    seen_slot_.assign(static_cast<size_t>(cache.max_slots()), 0);
+    int64_t tokens = 0;
+    for (size_t s = 0; s < n; ++s) {
+        const int32_t slot = b.slots[s];
+        require(cache.allocated(slot), EXG_ERR_INVALID_ARGUMENT, "batch: sequence ", s, " uses slot ", slot,
+                ", which is not an allocated slot of the kv cache");
+        require(!seen_slot_[static_cast<size_t>(slot)], EXG_ERR_INVALID_ARGUMENT, "batch: slot ", slot,
+                " appears twice");
+        seen_slot_[static_cast<size_t>(slot)] = 1;
+        const int32_t len = b.seq_lens ? b.seq_lens[s] : 1;
+        require(len > 0, EXG_ERR_INVALID_ARGUMENT, "batch: sequence ", s, " has length ", len, " (must be positive)");
+        require(!decode || len == 1, EXG_ERR_INVALID_ARGUMENT, "decode: sequence ", s, " has ", len,
+                " tokens; a decode step takes exactly one per sequence");
+        const int32_t past = cache.seq_len(slot);
+        const int64_t total = static_cast<int64_t>(past) + len;
+        require(total <= c.max_positions, EXG_ERR_CAPACITY, "sequence ", s, " would reach ", total,
+                " tokens but the model has ", c.max_positions, " positions (max_position_embeddings)");
+        require(total <= cache.max_seq_len(), EXG_ERR_CAPACITY, "sequence ", s, " would reach ", total,
+                " tokens but its kv cache slot holds ", cache.max_seq_len());
+        q_start_[s] = static_cast<int32_t>(tokens);
+        len_[s] = len;
+        past_[s] = past;
+        tokens += len;
+        last_rows_[s] = static_cast<int32_t>(tokens - 1);
+    }
+    if (spec_.first_stage()) {
+        for (int64_t t = 0; t < tokens; ++t)
+            require(b.token_ids[t] >= 0 && b.token_ids[t] < c.vocab_size, EXG_ERR_INVALID_ARGUMENT, "batch: token id ",
+                    b.token_ids[t], " at row ", t, " is outside the vocabulary [0, ", c.vocab_size, ")");
+    }
+}
+
+void Transformer::forward(KvCache& cache, const exg_batch& b, bool decode) {
+    validate(cache, b, decode);
+    const auto& c = spec_.config;
+    const int64_t tokens = static_cast<int64_t>(q_start_.back()) + len_.back();
+    const int64_t hidden = c.hidden_size;
+    const size_t f = sizeof(float);
+    h_.ensure(backend_, static_cast<size_t>(tokens * hidden) * f);
+    x_.ensure(backend_, static_cast<size_t>(tokens * hidden) * f);
+    qkv_.ensure(backend_, static_cast<size_t>(tokens * 3 * spec_.local_hidden()) * f);
+    attn_.ensure(backend_, static_cast<size_t>(tokens * spec_.local_hidden()) * f);
+    proj_.ensure(backend_, static_cast<size_t>(tokens * hidden) * f);
+    ffn_.ensure(backend_, static_cast<size_t>(tokens * spec_.local_ffn()) * f);
+
+    if (spec_.first_stage()) embed(b, tokens);
+    else backend_->upload(h_.data(), b.hidden_in, static_cast<size_t>(tokens * hidden) * f);
+
+    for (int32_t l = spec_.layer_begin; l < spec_.layer_end; ++l)
+        block(weights_.layers[static_cast<size_t>(l - spec_.layer_begin)], l - spec_.layer_begin, cache, tokens);
+
+    if (spec_.last_stage()) head(b);
+    else backend_->download(b.hidden_out, h_.data(), static_cast<size_t>(tokens * hidden) * f);
+    backend_->synchronize();
+    // Only a step that ran to completion extends the sequences; a failed step leaves them as they were.
+    for (size_t s = 0; s < len_.size(); ++s) cache.advance(slot_[s], len_[s]);
+}
+
+void Transformer::embed(const exg_batch& b, int64_t tokens) {
+    const auto& c = spec_.config;
+    const int64_t hidden = c.hidden_size, wproj = c.word_embed_proj_dim;
+    if (weights_.project_in.data() != nullptr) {
+        emb_.ensure(backend_, static_cast<size_t>(tokens * wproj) * sizeof(float));
+        backend_->embedding({tokens, wproj, b.token_ids, 0, weights_.embed_tokens.f32(), emb_.f32(), 0});
+        backend_->gemm({tokens, hidden, wproj, emb_.f32(), wproj, weights_.project_in.f32(), wproj, nullptr, h_.f32(), hidden, -1});
+    } else {
+        backend_->embedding({tokens, hidden, b.token_ids, 0, weights_.embed_tokens.f32(), h_.f32(), 0});
+    }
+    positions_.resize(static_cast<size_t>(tokens));
+    for (size_t s = 0; s < len_.size(); ++s)
+        for (int32_t i = 0; i < len_[s]; ++i) positions_[static_cast<size_t>(q_start_[s] + i)] = past_[s] + i;
+    backend_->embedding({tokens, hidden, positions_.data(), c.position_offset, weights_.embed_positions.f32(), h_.f32(), 1});
+}
+
+void Transformer::reduce(float* data, int64_t count) {
+    if (spec_.tp_size > 1) {
+        backend_->synchronize();
+        comm_->all_reduce_sum(data, static_cast<size_t>(count));
+    }
+}
+
+void Transformer::block(const LayerWeights& w, int32_t layer, KvCache& cache, int64_t tokens) {
+    const auto& c = spec_.config;
+    const int64_t hidden = c.hidden_size, lh = spec_.local_hidden(), lf = spec_.local_ffn();
+    const bool pre_ln = c.pre_layer_norm != 0;
+    const bool rank0 = spec_.tp_rank == 0;  // row-parallel biases are added once, before the all-reduce
+
+    // Self-attention.
+    const float* in = h_.f32();
+    if (pre_ln) {
+        backend_->layer_norm({tokens, hidden, h_.f32(), w.attn_ln_g.f32(), w.attn_ln_b.f32(), x_.f32(), c.layer_norm_eps});
+        in = x_.f32();
+    }
+    backend_->gemm({tokens, 3 * lh, hidden, in, hidden, w.qkv_w.f32(), hidden, w.qkv_b.f32(), qkv_.f32(), 3 * lh, -1});
+    const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim(c)));
+    backend_->attention({static_cast<int32_t>(len_.size()), slot_.data(), q_start_.data(), len_.data(), past_.data(),
+                         qkv_.f32(), 3 * lh, attn_.f32(), lh, cache.keys(layer), cache.values(layer), cache.slot_stride(),
+                         cache.head_stride(), spec_.local_heads(), head_dim(c), scale});
+    backend_->gemm({tokens, hidden, lh, attn_.f32(), lh, w.out_w.f32(), lh, rank0 ? w.out_b.f32() : nullptr, proj_.f32(), hidden, -1});
+    reduce(proj_.f32(), tokens * hidden);
+    backend_->add(h_.f32(), proj_.f32(), tokens * hidden);
+    if (!pre_ln)
+        backend_->layer_norm({tokens, hidden, h_.f32(), w.attn_ln_g.f32(), w.attn_ln_b.f32(), h_.f32(), c.layer_norm_eps});
+
+    // Feed-forward.
+    in = h_.f32();
+    if (pre_ln) {
+        backend_->layer_norm({tokens, hidden, h_.f32(), w.ffn_ln_g.f32(), w.ffn_ln_b.f32(), x_.f32(), c.layer_norm_eps});
+        in = x_.f32();
+    }
+    backend_->gemm({tokens, lf, hidden, in, hidden, w.fc1_w.f32(), hidden, w.fc1_b.f32(), ffn_.f32(), lf, c.activation});
+    backend_->gemm({tokens, hidden, lf, ffn_.f32(), lf, w.fc2_w.f32(), lf, rank0 ? w.fc2_b.f32() : nullptr, proj_.f32(), hidden, -1});
+    reduce(proj_.f32(), tokens * hidden);
+    backend_->add(h_.f32(), proj_.f32(), tokens * hidden);
+    if (!pre_ln)
+        backend_->layer_norm({tokens, hidden, h_.f32(), w.ffn_ln_g.f32(), w.ffn_ln_b.f32(), h_.f32(), c.layer_norm_eps});
+}
+
+void Transformer::head(const exg_batch& b) {
+    const auto& c = spec_.config;
+    const int64_t seqs = static_cast<int64_t>(len_.size());
+    const int64_t hidden = c.hidden_size, wproj = c.word_embed_proj_dim, vocab = c.vocab_size;
+    last_.ensure(backend_, static_cast<size_t>(seqs * hidden) * sizeof(float));
+    logits_.ensure(backend_, static_cast<size_t>(seqs * vocab) * sizeof(float));
+    backend_->gather_rows(last_.f32(), h_.f32(), last_rows_.data(), seqs, hidden);
+    if (c.final_layer_norm)
+        backend_->layer_norm({seqs, hidden, last_.f32(), weights_.final_ln_g.f32(), weights_.final_ln_b.f32(), last_.f32(), c.layer_norm_eps});
+    const float* features = last_.f32();
+    if (weights_.project_out.data() != nullptr) {
+        last_proj_.ensure(backend_, static_cast<size_t>(seqs * wproj) * sizeof(float));
+        backend_->gemm({seqs, wproj, hidden, last_.f32(), hidden, weights_.project_out.f32(), hidden, nullptr, last_proj_.f32(), wproj, -1});
+        features = last_proj_.f32();
+    }
+    backend_->gemm({seqs, vocab, wproj, features, wproj, weights_.head(), wproj, nullptr, logits_.f32(), vocab, -1});
+    backend_->download(b.logits_out, logits_.f32(), static_cast<size_t>(seqs * vocab) * sizeof(float));
+}
+
+}  // namespace exg

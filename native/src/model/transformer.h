@@ -1,0 +1,47 @@
+// One model shard executing prefill and decode steps over ragged batches (the OPT/GPT family:
+// learned positions, LayerNorm before or after each block, ReLU/GELU FFN, tied or untied head).
+#pragma once
+
+#include "backend/backend.h"
+#include "comm/communicator.h"
+#include "model/kv_cache.h"
+#include "model/weights.h"
+
+#include <exegpt/exegpt.h>
+
+#include <vector>
+
+namespace exg {
+
+class Transformer {
+public:
+    // comm may be null when tp_size == 1.
+    Transformer(Backend* backend, const ShardSpec& spec, TensorSource& source, Communicator* comm);
+
+    void forward(KvCache& cache, const exg_batch& batch, bool decode);
+
+    const ShardSpec& spec() const { return spec_; }
+    const ShardWeights& weights() const { return weights_; }
+    Backend* backend() const { return backend_; }
+    KvShape kv_shape() const;
+
+private:
+    void validate(const KvCache& cache, const exg_batch& batch, bool decode);
+    void embed(const exg_batch& batch, int64_t tokens);
+    void block(const LayerWeights& w, int32_t layer, KvCache& cache, int64_t tokens);
+    void head(const exg_batch& batch);
+    void reduce(float* data, int64_t count);
+
+    Backend* backend_;
+    ShardSpec spec_;
+    Communicator* comm_;
+    ShardWeights weights_;
+
+    // Host-side batch metadata, rebuilt per call (reused capacity: no steady-state allocation).
+    std::vector<int32_t> slot_, q_start_, len_, past_, positions_, last_rows_;
+    std::vector<uint8_t> seen_slot_;
+    // Device workspaces, grown on demand and kept.
+    Buffer h_, x_, qkv_, attn_, proj_, ffn_, emb_, last_, last_proj_, logits_;
+};
+
+}  // namespace exg
