@@ -37,8 +37,8 @@ CpuBackend::CpuBackend(int num_threads) {
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     threads_ = num_threads > 0 ? num_threads : cores;
 #if defined(EXG_HAVE_OPENBLAS)
-    // OpenBLAS's pool is process-wide: the last backend created sets it.
-    openblas_set_num_threads(threads_);
+    // BLAS runs single-threaded inside our OpenMP threads (see gemm).
+    openblas_set_num_threads(1);
 #endif
 }
 
@@ -56,23 +56,35 @@ void CpuBackend::download(void* dst, const void* src, size_t bytes) { std::memcp
 void CpuBackend::copy(void* dst, const void* src, size_t bytes) { std::memmove(dst, src, bytes); }
 
 void CpuBackend::gemm(const GemmParams& p) {
-    if (p.m == 1) {
-        // One row (batch-1 decode): GEMV avoids GEMM's packing overhead.
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(p.n), static_cast<int>(p.k), 1.0f, p.w,
-                    static_cast<int>(p.ldw), p.a, 1, 0.0f, p.out, 1);
-    } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(p.m), static_cast<int>(p.n),
-                    static_cast<int>(p.k), 1.0f, p.a, static_cast<int>(p.lda), p.w, static_cast<int>(p.ldw), 0.0f,
-                    p.out, static_cast<int>(p.ldo));
-    }
-    if (p.bias == nullptr && p.activation < 0) return;
-#pragma omp parallel for num_threads(threads_) schedule(static) if (p.m * p.n > 16384)
-    for (int64_t r = 0; r < p.m; ++r) {
-        float* row = p.out + r * p.ldo;
-        if (p.bias != nullptr)
-            for (int64_t c = 0; c < p.n; ++c) row[c] += p.bias[c];
-        if (p.activation >= 0)
-            for (int64_t c = 0; c < p.n; ++c) row[c] = activate(row[c], p.activation);
+    // One thread pool (OpenMP) for everything: each thread runs single-threaded BLAS on its own
+    // block of output columns and applies the epilogue while the block is still in cache. Letting
+    // OpenBLAS spawn its own pool next to OpenMP's spinning threads made steps ~5x slower on 2 cores.
+    const double flops = 2.0 * static_cast<double>(p.m) * static_cast<double>(p.n) * static_cast<double>(p.k);
+    const int64_t chunks = flops < 2e6 ? 1 : std::min<int64_t>(threads_, (p.n + 15) / 16);
+#pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static) if (chunks > 1)
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+        // Column blocks aligned to 16 floats (one cache line) so threads never share an output line.
+        const int64_t n0 = (p.n * chunk / chunks) / 16 * 16;
+        const int64_t n1 = chunk + 1 == chunks ? p.n : (p.n * (chunk + 1) / chunks) / 16 * 16;
+        if (n1 <= n0) continue;
+        const int nc = static_cast<int>(n1 - n0);
+        const float* w = p.w + n0 * p.ldw;
+        float* out = p.out + n0;
+        if (p.m == 1) {  // one row (batch-1 decode): GEMV avoids GEMM's packing
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, nc, static_cast<int>(p.k), 1.0f, w, static_cast<int>(p.ldw), p.a, 1,
+                        0.0f, out, 1);
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(p.m), nc, static_cast<int>(p.k), 1.0f,
+                        p.a, static_cast<int>(p.lda), w, static_cast<int>(p.ldw), 0.0f, out, static_cast<int>(p.ldo));
+        }
+        if (p.bias == nullptr && p.activation < 0) continue;
+        for (int64_t r = 0; r < p.m; ++r) {
+            float* row = out + r * p.ldo;
+            if (p.bias != nullptr)
+                for (int64_t c = 0; c < nc; ++c) row[c] += p.bias[n0 + c];
+            if (p.activation >= 0)
+                for (int64_t c = 0; c < nc; ++c) row[c] = activate(row[c], p.activation);
+        }
     }
 }
 
