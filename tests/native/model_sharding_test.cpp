@@ -129,8 +129,8 @@ TEST_P(Presets, TensorAndPipelineParallelMatchSingleShard) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiny, Presets, ::testing::Values("tiny", "tiny-gelu", "tiny-postln", "tiny-proj"),
-                         [](const ::testing::TestParamInfo<const char*>& info) {
-                             std::string name = info.param;
+                         [](const ::testing::TestParamInfo<const char*>& param) {
+                             std::string name = param.param;
                              for (auto& ch : name) if (ch == '-') ch = '_';
                              return name;
                          });
