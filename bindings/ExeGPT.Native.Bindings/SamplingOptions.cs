@@ -1,0 +1,8 @@
+namespace ExeGPT.Native;
+
+/// <summary>How <see cref="Sampler"/> picks a token from a row of logits.</summary>
+/// <param name="Greedy">Argmax (lowest index on ties); the other fields are then ignored.</param>
+/// <param name="Temperature">Divides the logits; must be &gt; 0.</param>
+/// <param name="TopK">Keep the K most likely tokens; 0 or less means no limit.</param>
+/// <param name="TopP">Keep the smallest set whose probability reaches P, in (0, 1]; 1 means no limit.</param>
+public readonly record struct SamplingOptions(bool Greedy, float Temperature = 1f, int TopK = 0, float TopP = 1f);
