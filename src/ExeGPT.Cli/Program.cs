@@ -1,0 +1,3 @@
+using ExeGPT.Cli;
+
+return CliApp.Run(args);

@@ -1,0 +1,57 @@
+using ExeGPT.Native;
+
+namespace ExeGPT.Runtime;
+
+public sealed partial class HostGenerator
+{
+    /// <summary>Checks a whole request before any slot is taken, so a bad prompt never leaves a
+    /// half-run batch behind; returns the total prompt token count.</summary>
+    private int ValidateRequest(IReadOnlyList<int[]> prompts, int maxNewTokens, in SamplingOptions sampling, int? eosTokenId)
+    {
+        ArgumentNullException.ThrowIfNull(prompts);
+        if (prompts.Count == 0)
+            throw new ArgumentException("At least one prompt is required.", nameof(prompts));
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxNewTokens, 1);
+
+        int vocab = _config.vocab_size, maxPositions = _config.max_positions;
+        long totalTokens = 0;
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            int[]? prompt = prompts[i];
+            if (prompt is null || prompt.Length == 0)
+                throw new ArgumentException($"Prompt {i} is empty; every prompt needs at least one token.", nameof(prompts));
+            if ((long)prompt.Length + maxNewTokens > maxPositions)
+                throw new ArgumentException(
+                    $"Prompt {i} has {prompt.Length} tokens; with {maxNewTokens} new tokens it needs " +
+                    $"{(long)prompt.Length + maxNewTokens} positions, but the model allows {maxPositions} (max_positions).",
+                    nameof(prompts));
+            for (int j = 0; j < prompt.Length; j++)
+                if ((uint)prompt[j] >= (uint)vocab)
+                    throw new ArgumentException(
+                        $"Prompt {i}, position {j}: token id {prompt[j]} is outside the vocabulary [0, {vocab}).",
+                        nameof(prompts));
+            totalTokens += prompt.Length;
+        }
+        // Host buffers are addressed with spans, whose lengths are ints.
+        if (totalTokens * _config.hidden_size > int.MaxValue || (long)prompts.Count * vocab > int.MaxValue)
+            throw new ArgumentException(
+                $"The batch ({prompts.Count} prompts, {totalTokens} tokens) is too large for one prefill; split it.",
+                nameof(prompts));
+
+        if (eosTokenId is int eos && (uint)eos >= (uint)vocab)
+            throw new ArgumentOutOfRangeException(nameof(eosTokenId), eos, $"The EOS token id must lie in [0, {vocab}).");
+        ValidateSampling(sampling);
+        return (int)totalTokens;
+    }
+
+    private static void ValidateSampling(in SamplingOptions sampling)
+    {
+        if (sampling.Greedy)
+            return;
+        if (!(sampling.Temperature > 0) || !float.IsFinite(sampling.Temperature))
+            throw new ArgumentOutOfRangeException(nameof(sampling), sampling.Temperature,
+                "The sampling temperature must be a positive finite number.");
+        if (!(sampling.TopP > 0 && sampling.TopP <= 1))
+            throw new ArgumentOutOfRangeException(nameof(sampling), sampling.TopP, "top_p must lie in (0, 1].");
+    }
+}
