@@ -20,10 +20,12 @@ public sealed partial class HostGenerator
             int[]? prompt = prompts[i];
             if (prompt is null || prompt.Length == 0)
                 throw new ArgumentException($"Prompt {i} is empty; every prompt needs at least one token.", nameof(prompts));
-            if ((long)prompt.Length + maxNewTokens > maxPositions)
+            // The last generated token is returned, never fed back, so it takes no position.
+            long positions = (long)prompt.Length + maxNewTokens - 1;
+            if (positions > maxPositions)
                 throw new ArgumentException(
                     $"Prompt {i} has {prompt.Length} tokens; with {maxNewTokens} new tokens it needs " +
-                    $"{(long)prompt.Length + maxNewTokens} positions, but the model allows {maxPositions} (max_positions).",
+                    $"{positions} positions, but the model allows {maxPositions} (max_positions).",
                     nameof(prompts));
             for (int j = 0; j < prompt.Length; j++)
                 if ((uint)prompt[j] >= (uint)vocab)

@@ -155,7 +155,7 @@ public sealed partial class HostGenerator : IDisposable
         int count = prompts.Count;
         int maxSeqLen = 0;
         foreach (int[] prompt in prompts)
-            maxSeqLen = Math.Max(maxSeqLen, prompt.Length + maxNewTokens);
+            maxSeqLen = Math.Max(maxSeqLen, prompt.Length + maxNewTokens - 1);  // the last token is never fed back
         EnsureCaches(count, maxSeqLen);
         StepBuffers buffers = EnsureBuffers(count, totalPromptTokens);
 
