@@ -139,6 +139,7 @@ ordered_json bench_gemms(int threads, double peak_gflops, int repeats) {
     struct Shape { const char* name; int64_t m, n, k; int act; };
     const Shape shapes[] = {
         {"opt-1.3b fc1, decode batch 1", 1, 8192, 2048, EXG_ACT_RELU},
+        {"opt-1.3b fc1, decode batch 8", 8, 8192, 2048, EXG_ACT_RELU},
         {"opt-1.3b fc1, decode batch 32", 32, 8192, 2048, EXG_ACT_RELU},
         {"opt-1.3b fc1, prefill 1024 tokens", 1024, 8192, 2048, EXG_ACT_RELU},
         {"opt-1.3b fc2, prefill 1024 tokens", 1024, 2048, 8192, -1},
@@ -201,9 +202,11 @@ ordered_json bench_model(const std::string& preset, const Options& o) {
     check(exg_kv_cache_create(model, &kp, &cache), "kv cache");
 
     const auto& c = mp.config;
-    // Matmul FLOPs per token (2 x weights touched per token), excluding attention scores.
+    // Matmul FLOPs (2 x weights touched), excluding attention scores: every token runs the layers,
+    // only each sequence's last token runs the LM head.
     const double layer_params = 4.0 * c.hidden_size * c.hidden_size + 2.0 * c.hidden_size * c.ffn_dim;
-    const double flops_per_token = 2.0 * (c.num_layers * layer_params + static_cast<double>(c.vocab_size) * c.word_embed_proj_dim);
+    const double flops_per_token = 2.0 * c.num_layers * layer_params;
+    const double flops_per_head = 2.0 * static_cast<double>(c.vocab_size) * c.word_embed_proj_dim;
     std::printf("%s: %.0f M parameters, loaded in %.1f s\n", preset.c_str(), info.parameter_bytes / 4.0 / 1e6, load_s);
 
     ordered_json rows = ordered_json::array();
@@ -244,10 +247,10 @@ ordered_json bench_model(const std::string& preset, const Options& o) {
         row["decode_steps"] = o.decode_steps;
         row["prefill_median_ms"] = tp * 1e3;
         row["prefill_tokens_per_s"] = batch * o.prompt_len / tp;
-        row["prefill_matmul_gflops"] = flops_per_token * batch * o.prompt_len / tp / 1e9;
+        row["prefill_matmul_gflops"] = (flops_per_token * o.prompt_len + flops_per_head) * batch / tp / 1e9;
         row["decode_step_median_ms"] = ts * 1e3;
         row["decode_tokens_per_s"] = batch / ts;
-        row["decode_matmul_gflops"] = flops_per_token * batch / ts / 1e9;
+        row["decode_matmul_gflops"] = (flops_per_token + flops_per_head) * batch / ts / 1e9;
         std::printf("  batch %3d  prefill %9.1f tok/s (%7.1f ms)   decode %8.1f tok/s (%7.2f ms/step)\n", batch,
                     batch * o.prompt_len / tp, tp * 1e3, batch / ts, ts * 1e3);
         std::fflush(stdout);
@@ -270,7 +273,7 @@ ordered_json bench_model(const std::string& preset, const Options& o) {
 int main(int argc, char** argv) {
     const Options o = parse(argc, argv);
     std::printf("exegpt-bench: %d threads\n", o.threads);
-    const FmaPeak peak = measure_fma_peak(o.threads);
+    FmaPeak peak = measure_fma_peak(o.threads);
     std::printf("measured FP32 FMA peak: %.1f GFLOP/s (%s)\n", peak.gflops, peak.isa.c_str());
 
     ordered_json doc;
@@ -282,10 +285,19 @@ int main(int argc, char** argv) {
     doc["machine"] = describe_machine(o.threads, peak);
     doc["settings"] = {{"prompt_len", o.prompt_len}, {"decode_steps", o.decode_steps}, {"repeats", o.repeats},
                        {"statistic", "median"}, {"dtype", "f32"}, {"weights", "seeded random"}};
-    doc["gemm"] = bench_gemms(o.threads, peak.gflops, o.repeats);
+    ordered_json gemms = bench_gemms(o.threads, peak.gflops, o.repeats);
     ordered_json models = ordered_json::array();
     for (const auto& m : o.models) models.push_back(bench_model(m, o));
     doc["models"] = models;
+    // Measured again at the end: the best of both is the peak every GEMM row is compared with.
+    const FmaPeak again = measure_fma_peak(o.threads);
+    if (again.gflops > peak.gflops) {
+        peak = again;
+        for (auto& row : gemms) row["fraction_of_peak"] = row["gflops"].get<double>() / peak.gflops;
+        std::printf("measured FP32 FMA peak (again, at the end): %.1f GFLOP/s\n", peak.gflops);
+    }
+    doc["machine"]["measured_fma_peak_gflops"] = peak.gflops;
+    doc["gemm"] = gemms;
     if (!o.out.empty()) {
         std::ofstream out(o.out);
         out << doc.dump(2) << "\n";

@@ -22,7 +22,7 @@ std::vector<float> random_vector(size_t n, uint32_t seed) {
 
 TEST(CpuOps, GemmWithEpilogues) {
     exg::CpuBackend be(2);
-    for (int64_t m : {1, 3, 17}) {
+    for (int64_t m : {1, 3, 17, 70}) {  // GEMV, transposed skinny GEMM, plain GEMM
         for (int32_t act : {-1, static_cast<int32_t>(EXG_ACT_RELU), static_cast<int32_t>(EXG_ACT_GELU)}) {
             const int64_t n = 13, k = 29;
             auto a = random_vector(static_cast<size_t>(m * k), 1), w = random_vector(static_cast<size_t>(n * k), 2),

@@ -17,6 +17,7 @@ namespace exg {
 namespace {
 
 constexpr size_t kAlignment = 64;
+constexpr int64_t kSkinnyRows = 64;
 
 inline float activate(float x, int32_t act) {
     switch (act) {
@@ -73,6 +74,16 @@ void CpuBackend::gemm(const GemmParams& p) {
         if (p.m == 1) {  // one row (batch-1 decode): GEMV avoids GEMM's packing
             cblas_sgemv(CblasRowMajor, CblasNoTrans, nc, static_cast<int>(p.k), 1.0f, w, static_cast<int>(p.ldw), p.a, 1,
                         0.0f, out, 1);
+        } else if (p.m <= kSkinnyRows) {
+            // Few rows (decode batches): compute out^T = W a^T so the weights are the streamed operand
+            // and the activations the small packed one, then transpose the small result back
+            // (measured side by side on 2 cores: 1.2-1.3x faster at 8 and 32 rows, 8192 x 2048).
+            thread_local std::vector<float> transposed;
+            transposed.resize(static_cast<size_t>(nc * p.m));
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nc, static_cast<int>(p.m), static_cast<int>(p.k), 1.0f, w,
+                        static_cast<int>(p.ldw), p.a, static_cast<int>(p.lda), 0.0f, transposed.data(), static_cast<int>(p.m));
+            for (int64_t r = 0; r < p.m; ++r)
+                for (int64_t c = 0; c < nc; ++c) out[r * p.ldo + c] = transposed[static_cast<size_t>(c * p.m + r)];
         } else {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(p.m), nc, static_cast<int>(p.k), 1.0f,
                         p.a, static_cast<int>(p.lda), w, static_cast<int>(p.ldw), 0.0f, out, static_cast<int>(p.ldo));
