@@ -18,9 +18,10 @@ readonly RESULTS_DIR=build/test-results
 readonly CLI_PROJECT=src/ExeGPT.Cli
 readonly TEST_PROJECT=tests/ExeGPT.Tests
 readonly GENERATOR_PROJECT=bindings/generator/ExeGPT.BindingsGenerator
-# libclang1-14 is loaded at run time by the bindings generator; the rest is the native build, whose
+# libclang1-14 is loaded at run time by the bindings generator, with its builtin headers (stddef.h, ...)
+# from libclang-common-14-dev; the rest is the native build, whose
 # BLAS discovery (cmake/ExeGptBlas.cmake) wants the OpenMP build of OpenBLAS.
-readonly APT_PACKAGES=(cmake g++ make pkg-config libopenblas-openmp-dev nlohmann-json3-dev libgtest-dev libclang1-14)
+readonly APT_PACKAGES=(cmake g++ make pkg-config libopenblas-openmp-dev nlohmann-json3-dev libgtest-dev libclang1-14 libclang-common-14-dev)
 # The default `run`: OPT-125m (seeded random weights) on a short prompt of OPT token ids.
 readonly DEFAULT_MODEL=opt-125m
 readonly DEFAULT_PROMPT_TOKENS=2,31414,232,328,740,1140,12695,69

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -83,6 +85,79 @@ TEST(CApi, GenerateWithTinyModelAfterErrors) {
     exg_kv_cache_free(cache2);
     exg_model_free(model2);
     exg_backend_free(backend2);
+}
+
+}  // namespace
+
+namespace {
+
+exg_backend* one_thread_backend() {
+    exg_backend_params bp{sizeof(exg_backend_params), EXG_BACKEND_CPU, 0, 1};
+    exg_backend* b = nullptr;
+    EXPECT_EQ(exg_backend_create(&bp, &b), EXG_OK);
+    return b;
+}
+
+TEST(CApi, ImpossibleResourceRequestsAreRefusedWithMessages) {
+    exg_backend_params bp{sizeof(exg_backend_params), EXG_BACKEND_CPU, 0, 1 << 20};
+    exg_backend* b = nullptr;
+    EXPECT_EQ(exg_backend_create(&bp, &b), EXG_ERR_INVALID_ARGUMENT);  // libgomp would exit() on it
+    EXPECT_NE(std::string(exg_last_error_message()).find("num_threads"), std::string::npos);
+
+    b = one_thread_backend();
+    exg_host_buffer* hb = nullptr;
+    EXPECT_EQ(exg_host_buffer_alloc(b, UINT64_MAX, &hb), EXG_ERR_OUT_OF_MEMORY);  // no wrap-around to a tiny block
+
+    // 1.4 TB of FP32 weights: refused before anything is allocated, naming what did not fit.
+    exg_model_params mp{};
+    mp.struct_size = sizeof mp;
+    ASSERT_EQ(exg_config_preset("gpt3-341b", &mp.config), EXG_OK);
+    mp.layer_end = mp.config.num_layers;
+    mp.tp_size = 1;
+    exg_model* m = nullptr;
+    EXPECT_EQ(exg_model_create(b, &mp, &m), EXG_ERR_OUT_OF_MEMORY);
+    EXPECT_NE(std::string(exg_last_error_message()).find("weights"), std::string::npos) << exg_last_error_message();
+
+    mp.config.position_offset = INT32_MAX;  // overflows with max_positions
+    EXPECT_EQ(exg_model_create(b, &mp, &m), EXG_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(exg_last_error_message()).find("position_offset"), std::string::npos);
+    exg_backend_free(b);
+}
+
+TEST(CApi, KvBlobOnlyImportsIntoTheSameShard) {
+    exg_backend* b = one_thread_backend();
+    exg_comm* comms[2] = {nullptr, nullptr};
+    ASSERT_EQ(exg_comm_create_host_group(2, 1000, comms), EXG_OK);
+    exg_model* ranks[2] = {nullptr, nullptr};
+    exg_kv_cache* caches[2] = {nullptr, nullptr};
+    int32_t slots[2] = {-1, -1};
+    for (int r = 0; r < 2; ++r) {
+        exg_model_params mp{};
+        mp.struct_size = sizeof mp;
+        ASSERT_EQ(exg_config_preset("tiny", &mp.config), EXG_OK);
+        mp.layer_end = mp.config.num_layers;
+        mp.tp_rank = r;
+        mp.tp_size = 2;
+        mp.comm = comms[r];
+        ASSERT_EQ(exg_model_create(b, &mp, &ranks[r]), EXG_OK) << exg_last_error_message();
+        exg_kv_cache_params kp{sizeof(exg_kv_cache_params), 1, 8};
+        ASSERT_EQ(exg_kv_cache_create(ranks[r], &kp, &caches[r]), EXG_OK);
+        ASSERT_EQ(exg_kv_cache_alloc_slot(caches[r], &slots[r]), EXG_OK);
+    }
+    uint64_t size = 0, written = 0;
+    ASSERT_EQ(exg_kv_cache_export_size(caches[0], slots[0], &size), EXG_OK);
+    std::vector<uint8_t> blob(size);
+    ASSERT_EQ(exg_kv_cache_export(caches[0], slots[0], blob.data(), blob.size(), &written), EXG_OK);
+    // Same shape, other rank: the heads are different heads, so the bytes must be refused.
+    EXPECT_EQ(exg_kv_cache_import(caches[1], slots[1], blob.data(), written), EXG_ERR_FORMAT);
+    EXPECT_NE(std::string(exg_last_error_message()).find("tp rank"), std::string::npos) << exg_last_error_message();
+    EXPECT_EQ(exg_kv_cache_import(caches[0], slots[0], blob.data(), written), EXG_OK);
+    for (int r = 0; r < 2; ++r) {
+        exg_kv_cache_free(caches[r]);
+        exg_model_free(ranks[r]);
+        exg_comm_free(comms[r]);
+    }
+    exg_backend_free(b);
 }
 
 }  // namespace

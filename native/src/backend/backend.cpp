@@ -3,6 +3,7 @@
 #include "backend/cpu/cpu_backend.h"
 #include "core/error.h"
 
+#include <mutex>
 #include <string>
 
 #if !defined(_WIN32)
@@ -28,14 +29,15 @@ std::string library_dir() {
 CudaFactory load_cuda_factory(std::string& why) {
     static void* handle = nullptr;
     static std::string load_error;
-    if (handle == nullptr && load_error.empty()) {
+    static std::once_flag once;  // backends may be created from several threads at once
+    std::call_once(once, [] {
         const std::string path = library_dir() + "libexegpt_cuda.so";
         handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
         if (handle == nullptr) {
             const char* e = dlerror();
             load_error = "the CUDA backend library could not be loaded (" + path + ": " + (e ? e : "unknown") + ")";
         }
-    }
+    });
     if (handle == nullptr) {
         why = load_error;
         return nullptr;
@@ -47,6 +49,13 @@ CudaFactory load_cuda_factory(std::string& why) {
 #endif
 
 }  // namespace
+
+void ensure_memory(const Backend& backend, size_t bytes, const char* what) {
+    const size_t available = backend.available_memory();
+    if (available != 0 && bytes > available)
+        fail(EXG_ERR_OUT_OF_MEMORY, what, " need ", bytes / 1048576.0 / 1024.0, " GiB of ", backend.name(),
+             " memory but only ", available / 1048576.0 / 1024.0, " GiB is available");
+}
 
 std::unique_ptr<Backend> create_backend(const exg_backend_params& p) {
     switch (p.kind) {

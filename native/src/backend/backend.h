@@ -76,6 +76,9 @@ public:
     // Device memory (host memory on the CPU backend). alloc throws on failure.
     virtual void* alloc(size_t bytes) = 0;
     virtual void free(void* p) noexcept = 0;
+    // Bytes alloc could still hand out (0: unknown), checked before large allocations so an
+    // impossible model or cache is refused with a message instead of being killed by the OS.
+    virtual size_t available_memory() const = 0;
     // Host memory for the runner's zero-copy path: page-locked where the backend can.
     virtual void* alloc_host(size_t bytes) = 0;
     virtual void free_host(void* p) noexcept = 0;
@@ -92,6 +95,9 @@ public:
     // dst[i] = src[rows[i]] for i < count; rows[] in host memory.
     virtual void gather_rows(float* dst, const float* src, const int32_t* rows, int64_t count, int64_t dim) = 0;
 };
+
+// Fails with EXG_ERR_OUT_OF_MEMORY naming `what` when `bytes` exceed what the backend has free.
+void ensure_memory(const Backend& backend, size_t bytes, const char* what);
 
 // Device memory owned by a backend, released on destruction.
 class Buffer {

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 
@@ -62,8 +63,9 @@ void validate_config(const ModelConfig& c) {
     positive(c.ffn_dim, "ffn_dim");
     positive(c.max_positions, "max_positions");
     positive(c.word_embed_proj_dim, "word_embed_proj_dim");
-    require(c.position_offset >= 0, EXG_ERR_INVALID_ARGUMENT, "model config: position_offset must be >= 0, got ",
-            c.position_offset);
+    require(c.position_offset >= 0 && c.position_offset <= INT32_MAX - c.max_positions, EXG_ERR_INVALID_ARGUMENT,
+            "model config: position_offset (", c.position_offset, ") + max_positions (", c.max_positions,
+            ") must be a non-negative 32-bit size");
     require(c.hidden_size % c.num_heads == 0, EXG_ERR_INVALID_ARGUMENT, "model config: num_heads (", c.num_heads,
             ") must divide hidden_size (", c.hidden_size, ")");
     require(c.activation >= EXG_ACT_RELU && c.activation <= EXG_ACT_SILU, EXG_ERR_INVALID_ARGUMENT,

@@ -4,6 +4,7 @@
 #include "io/safetensors.h"
 
 #include <nlohmann/json.hpp>
+#include <omp.h>
 
 #include <filesystem>
 #include <fstream>
@@ -52,7 +53,7 @@ void RandomTensorSource::read(const std::string& name, const TensorWindow& w, fl
     } else if (ends_with(name, ".bias")) {
         amplitude = 0.02f;
     }
-#pragma omp parallel for schedule(static) if (w.row_count * w.col_count > 65536)
+#pragma omp parallel for num_threads(omp_get_num_procs()) schedule(static) if (w.row_count * w.col_count > 65536)
     for (int64_t r = 0; r < w.row_count; ++r) {
         for (int64_t c = 0; c < w.col_count; ++c) {
             const uint64_t index = static_cast<uint64_t>((w.row_begin + r) * w.cols + w.col_begin + c);
@@ -106,7 +107,7 @@ const SafetensorsFile& CheckpointTensorSource::file(const std::string& file_name
     return *it->second;
 }
 
-void CheckpointTensorSource::read(const std::string& name, const TensorWindow& w, float* dst) {
+const TensorInfo& CheckpointTensorSource::locate(const std::string& name, const TensorWindow& w) {
     // Hugging Face OPT checkpoints name decoder tensors "model.decoder.*"; older exports "decoder.*".
     const std::string candidates[] = {name.rfind("decoder.", 0) == 0 ? "model." + name : name, name};
     const TensorInfo* t = nullptr;
@@ -127,7 +128,16 @@ void CheckpointTensorSource::read(const std::string& name, const TensorWindow& w
     if (t->shape != expected)
         fail(EXG_ERR_FORMAT, "tensor \"", t->name, "\" in ", t->file, " has shape ", shape_string(t->shape),
              " but the config implies ", shape_string(expected));
-    copy_tensor_f32(*t, w.row_begin, w.row_count, w.col_begin, w.col_count, dst);
+    if (t->dtype != "F32" && t->dtype != "F16" && t->dtype != "BF16")
+        fail(EXG_ERR_FORMAT, t->file, ": tensor \"", t->name, "\" has dtype ", t->dtype,
+             "; supported dtypes are F32, F16 and BF16");
+    return *t;
+}
+
+void CheckpointTensorSource::check(const std::string& name, const TensorWindow& w) { locate(name, w); }
+
+void CheckpointTensorSource::read(const std::string& name, const TensorWindow& w, float* dst) {
+    copy_tensor_f32(locate(name, w), w.row_begin, w.row_count, w.col_begin, w.col_count, dst);
 }
 
 }  // namespace exg

@@ -11,6 +11,7 @@
 namespace exg {
 
 class SafetensorsFile;
+struct TensorInfo;
 
 struct TensorWindow {
     int64_t rows, cols;          // full shape the config implies (1-D tensors: rows = 1)
@@ -23,6 +24,9 @@ public:
     virtual ~TensorSource() = default;
     // Reads window `w` of tensor `name` (HF name without the "model." prefix) into dst as F32.
     virtual void read(const std::string& name, const TensorWindow& w, float* dst) = 0;
+    // Checks that the tensor exists with the shape the config implies and a readable dtype,
+    // without reading it (run over every tensor before anything is allocated).
+    virtual void check(const std::string& name, const TensorWindow& w) { (void)name, (void)w; }
 };
 
 class RandomTensorSource final : public TensorSource {
@@ -39,8 +43,10 @@ public:
     explicit CheckpointTensorSource(const std::string& dir);  // finds the index or the single file
     ~CheckpointTensorSource() override;
     void read(const std::string& name, const TensorWindow& w, float* dst) override;
+    void check(const std::string& name, const TensorWindow& w) override;
 
 private:
+    const TensorInfo& locate(const std::string& name, const TensorWindow& w);
     const SafetensorsFile& file(const std::string& file_name);
     std::string dir_;
     std::map<std::string, std::string> weight_map_;  // tensor -> file (sharded checkpoints)

@@ -9,10 +9,11 @@ namespace {
 
 // Export blob header: the receiving cache checks the shape before accepting the bytes.
 struct KvBlobHeader {
-    char magic[8];  // "EXGKV01\0"
+    char magic[8];  // "EXGKV02\0"
     int32_t layers, heads, head_dim, seq_len;
+    int32_t layer_begin, tp_rank, tp_size, reserved;
 };
-constexpr char kMagic[8] = {'E', 'X', 'G', 'K', 'V', '0', '1', '\0'};
+constexpr char kMagic[8] = {'E', 'X', 'G', 'K', 'V', '0', '2', '\0'};
 
 }  // namespace
 
@@ -24,6 +25,7 @@ KvCache::KvCache(Backend* backend, KvShape shape, int32_t max_slots, int32_t max
     elems = checked_mul(elems, static_cast<size_t>(shape.heads) * static_cast<size_t>(shape.head_dim), "kv cache size");
     elems = checked_mul(elems, static_cast<size_t>(max_seq_len), "kv cache size");
     const size_t bytes = checked_mul(elems, sizeof(float), "kv cache size");
+    ensure_memory(*backend, checked_mul(bytes, 2, "kv cache size"), "the kv cache (keys and values)");
     k_ = Buffer(backend, bytes);
     v_ = Buffer(backend, bytes);
     lens_.assign(static_cast<size_t>(max_slots), -1);
@@ -93,6 +95,9 @@ uint64_t KvCache::export_to(int32_t slot, void* dst, uint64_t capacity) const {
     h.heads = shape_.heads;
     h.head_dim = shape_.head_dim;
     h.seq_len = lens_[static_cast<size_t>(slot)];
+    h.layer_begin = shape_.layer_begin;
+    h.tp_rank = shape_.tp_rank;
+    h.tp_size = shape_.tp_size;
     auto* out = static_cast<uint8_t*>(dst);
     std::memcpy(out, &h, sizeof h);
     out += sizeof h;
@@ -120,6 +125,10 @@ void KvCache::import_from(int32_t slot, const void* src, uint64_t bytes) {
             "kv cache import: blob shape (layers ", h.layers, ", heads ", h.heads, ", head_dim ", h.head_dim,
             ") does not match this cache (layers ", shape_.layers, ", heads ", shape_.heads, ", head_dim ",
             shape_.head_dim, ")");
+    require(h.layer_begin == shape_.layer_begin && h.tp_rank == shape_.tp_rank && h.tp_size == shape_.tp_size,
+            EXG_ERR_FORMAT, "kv cache import: blob comes from layers starting at ", h.layer_begin, ", tp rank ", h.tp_rank,
+            "/", h.tp_size, " but this cache holds layers starting at ", shape_.layer_begin, ", tp rank ", shape_.tp_rank,
+            "/", shape_.tp_size);
     require(h.seq_len >= 0 && h.seq_len <= max_seq_len_, EXG_ERR_CAPACITY, "kv cache import: blob holds ", h.seq_len,
             " tokens but slots hold at most ", max_seq_len_);
     const size_t row_bytes = static_cast<size_t>(h.seq_len) * shape_.head_dim * sizeof(float);

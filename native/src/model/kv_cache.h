@@ -12,6 +12,7 @@ namespace exg {
 
 struct KvShape {
     int32_t layers, heads, head_dim;  // this shard's layers and TP-local heads
+    int32_t layer_begin, tp_rank, tp_size;  // which shard: a hand-off must land on the same one
 };
 
 class KvCache {

@@ -19,7 +19,8 @@ Transformer::Transformer(Backend* backend, const ShardSpec& spec, TensorSource& 
 }
 
 KvShape Transformer::kv_shape() const {
-    return {spec_.layer_end - spec_.layer_begin, spec_.local_heads(), head_dim(spec_.config)};
+    return {spec_.layer_end - spec_.layer_begin, spec_.local_heads(), head_dim(spec_.config), spec_.layer_begin,
+            spec_.tp_rank, spec_.tp_size};
 }
 
 void Transformer::validate(const KvCache& cache, const exg_batch& b, bool decode) {
@@ -28,7 +29,8 @@ void Transformer::validate(const KvCache& cache, const exg_batch& b, bool decode
             ", expected ", sizeof(exg_batch));
     const KvShape expected = kv_shape();
     require(cache.shape().layers == expected.layers && cache.shape().heads == expected.heads &&
-                cache.shape().head_dim == expected.head_dim,
+                cache.shape().head_dim == expected.head_dim && cache.shape().layer_begin == expected.layer_begin &&
+                cache.shape().tp_rank == expected.tp_rank,
             EXG_ERR_INVALID_ARGUMENT, "batch: the kv cache was created for another model shard");
     require(b.num_seqs > 0, EXG_ERR_INVALID_ARGUMENT, "batch: num_seqs must be positive, got ", b.num_seqs);
     require(b.num_seqs <= cache.max_slots(), EXG_ERR_INVALID_ARGUMENT, "batch: ", b.num_seqs,

@@ -13,22 +13,37 @@ std::string layer_name(int32_t layer, const char* suffix) {
     return "decoder.layers." + std::to_string(layer) + "." + suffix;
 }
 
-// Loads a window of an HF tensor into a new device buffer (staged through host memory).
+// Loads windows of HF tensors into new device buffers (staged through host memory). A planning
+// loader allocates and reads nothing: it checks every tensor's presence, shape and dtype and adds
+// up the bytes, so a bad checkpoint or a model too large for the backend fails before any work.
 class Loader {
 public:
-    Loader(Backend* backend, TensorSource& source) : backend_(backend), source_(source) {}
+    Loader(Backend* backend, TensorSource& source, bool plan_only)
+        : backend_(backend), source_(source), plan_only_(plan_only) {}
+
+    size_t planned_bytes() const { return planned_; }
+
+    Buffer alloc(int64_t floats) {
+        const size_t bytes = static_cast<size_t>(floats) * sizeof(float);
+        planned_ += bytes;
+        return plan_only_ ? Buffer() : Buffer(backend_, bytes);
+    }
 
     // A whole tensor [rows x cols] (rows == 1 for vectors).
     Buffer full(const std::string& name, int64_t rows, int64_t cols) { return window(name, {rows, cols, 0, rows, 0, cols}); }
 
     Buffer window(const std::string& name, const TensorWindow& w) {
-        Buffer out(backend_, static_cast<size_t>(w.row_count * w.col_count) * sizeof(float));
+        Buffer out = alloc(w.row_count * w.col_count);
         read_into(name, w, out.f32(), 0);
         return out;
     }
 
     // Reads a window into dst starting at element `offset` (used to fuse Q, K and V).
     void read_into(const std::string& name, const TensorWindow& w, float* dst, int64_t offset) {
+        if (plan_only_) {
+            source_.check(name, w);
+            return;
+        }
         staging_.resize(static_cast<size_t>(w.row_count * w.col_count));
         source_.read(name, w, staging_.data());
         backend_->upload(dst + offset, staging_.data(), staging_.size() * sizeof(float));
@@ -37,6 +52,8 @@ public:
 private:
     Backend* backend_;
     TensorSource& source_;
+    const bool plan_only_;
+    size_t planned_ = 0;
     std::vector<float> staging_;
 };
 
@@ -67,13 +84,14 @@ size_t ShardWeights::bytes() const {
     return total;
 }
 
-ShardWeights load_weights(Backend* backend, const ShardSpec& spec, TensorSource& source) {
+namespace {
+
+ShardWeights load_with(Loader& load, const ShardSpec& spec) {
     const auto& c = spec.config;
     const int64_t hidden = c.hidden_size, wproj = c.word_embed_proj_dim, vocab = c.vocab_size;
     const int64_t lh = spec.local_hidden(), lf = spec.local_ffn();
     const int64_t r = spec.tp_rank;
     const bool projected = wproj != hidden;
-    Loader load(backend, source);
     ShardWeights w;
 
     if (spec.first_stage() || (spec.last_stage() && c.tied_lm_head))
@@ -101,7 +119,7 @@ ShardWeights load_weights(Backend* backend, const ShardSpec& spec, TensorSource&
             lw.ffn_ln_b = load.full(name("final_layer_norm.bias"), 1, hidden);
         }
         // Column-parallel: this rank's rows of q/k/v and fc1; row-parallel: its columns of out_proj and fc2.
-        lw.qkv_w = Buffer(backend, static_cast<size_t>(3 * lh * hidden) * sizeof(float));
+        lw.qkv_w = load.alloc(3 * lh * hidden);
         const char* qkv[3] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"};
         for (int i = 0; i < 3; ++i)
             load.read_into(name(qkv[i]) + ".weight", {hidden, hidden, r * lh, lh, 0, hidden}, lw.qkv_w.f32(), i * lh * hidden);
@@ -109,7 +127,7 @@ ShardWeights load_weights(Backend* backend, const ShardSpec& spec, TensorSource&
         lw.fc1_w = load.window(name("fc1.weight"), {c.ffn_dim, hidden, r * lf, lf, 0, hidden});
         lw.fc2_w = load.window(name("fc2.weight"), {hidden, c.ffn_dim, 0, hidden, r * lf, lf});
         if (c.enable_bias) {
-            lw.qkv_b = Buffer(backend, static_cast<size_t>(3 * lh) * sizeof(float));
+            lw.qkv_b = load.alloc(3 * lh);
             for (int i = 0; i < 3; ++i)
                 load.read_into(name(qkv[i]) + ".bias", {1, hidden, 0, 1, r * lh, lh}, lw.qkv_b.f32(), i * lh);
             lw.out_b = load.full(name("self_attn.out_proj.bias"), 1, hidden);
@@ -119,6 +137,16 @@ ShardWeights load_weights(Backend* backend, const ShardSpec& spec, TensorSource&
         w.layers.push_back(std::move(lw));
     }
     return w;
+}
+
+}  // namespace
+
+ShardWeights load_weights(Backend* backend, const ShardSpec& spec, TensorSource& source) {
+    Loader plan(backend, source, /*plan_only=*/true);
+    load_with(plan, spec);
+    ensure_memory(*backend, plan.planned_bytes(), "the model shard's weights");
+    Loader load(backend, source, /*plan_only=*/false);
+    return load_with(load, spec);
 }
 
 void save_checkpoint(Backend* backend, const ShardSpec& spec, const ShardWeights& w, const std::string& dir,

@@ -7,7 +7,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <fstream>
+#include <string>
 #include <cstring>
 #include <new>
 #include <thread>
@@ -36,6 +39,9 @@ inline float activate(float x, int32_t act) {
 
 CpuBackend::CpuBackend(int num_threads) {
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    // libgomp exits the process when it cannot create a team, so absurd counts are refused here.
+    require(num_threads <= 4 * cores, EXG_ERR_INVALID_ARGUMENT, "cpu backend: num_threads ", num_threads,
+            " is more than 4 x the ", cores, " cores of this machine");
     threads_ = num_threads > 0 ? num_threads : cores;
 #if defined(EXG_HAVE_OPENBLAS)
     // BLAS runs single-threaded inside our OpenMP threads (see gemm).
@@ -44,6 +50,7 @@ CpuBackend::CpuBackend(int num_threads) {
 }
 
 void* CpuBackend::alloc(size_t bytes) {
+    if (bytes > SIZE_MAX - kAlignment) fail(EXG_ERR_OUT_OF_MEMORY, "cannot allocate ", bytes, " bytes of host memory");
     const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
     void* p = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
     if (p == nullptr) fail(EXG_ERR_OUT_OF_MEMORY, "cannot allocate ", bytes, " bytes of host memory");
@@ -51,6 +58,13 @@ void* CpuBackend::alloc(size_t bytes) {
 }
 
 void CpuBackend::free(void* p) noexcept { std::free(p); }
+
+size_t CpuBackend::available_memory() const {
+    std::ifstream meminfo("/proc/meminfo");
+    for (std::string line; std::getline(meminfo, line);)
+        if (line.rfind("MemAvailable:", 0) == 0) return static_cast<size_t>(std::stoull(line.substr(13))) * 1024;  // kB
+    return 0;  // unknown (not Linux)
+}
 
 void CpuBackend::upload(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 void CpuBackend::download(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }

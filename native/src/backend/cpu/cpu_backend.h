@@ -14,6 +14,7 @@ public:
     int num_threads() const { return threads_; }
 
     void* alloc(size_t bytes) override;
+    size_t available_memory() const override;
     void free(void* p) noexcept override;
     void* alloc_host(size_t bytes) override { return alloc(bytes); }
     void free_host(void* p) noexcept override { free(p); }
