@@ -218,8 +218,8 @@ public sealed partial class HostGenerator : IDisposable
         StepBuffers buffers = _buffers!;
         var batch = new Batch
         {
-            Slots = buffers.Slots.AsSpan(0, seqs),
-            SeqLens = _stepIsPrefill ? buffers.SeqLens.AsSpan(0, seqs) : default,
+            Slots = buffers.Slots[..seqs],
+            SeqLens = _stepIsPrefill ? buffers.SeqLens[..seqs] : default,
             TokenIds = first ? buffers.TokenIds(tokens) : default,
             // After the all-reduce every rank holds the same hidden states; rank 0's feed the next stage.
             HiddenIn = first ? default : buffers.HiddenOut(stage - 1, 0, tokens),
@@ -304,13 +304,13 @@ public sealed partial class HostGenerator : IDisposable
     /// ascending slots (allocation and compaction both preserve order), so the last row holds the
     /// highest slot.
     /// </summary>
-    private static bool ShouldCompact(int[] slots, int live)
+    private static bool ShouldCompact(ReadOnlySpan<int> slots, int live)
     {
         int occupiedRange = slots[live - 1] + 1;
         return (occupiedRange - live) * 2 >= occupiedRange;
     }
 
-    private void CompactEveryShard(int[] slots, int live)
+    private void CompactEveryShard(Span<int> slots, int live)
     {
         bool firstShard = true;
         foreach (KvCache cache in _caches!)

@@ -4,14 +4,16 @@ namespace ExeGPT.Runtime;
 
 /// <summary>
 /// The memory one generation exchanges with the shards, sized for a number of sequences and
-/// prompt tokens and reused by later calls that fit: token ids, inter-stage hidden states and
-/// logits live in native host buffers (page-locked where the backend can), so the engine reads
+/// prompt tokens and reused by later calls that fit: slots, lengths, token ids, inter-stage hidden
+/// states and logits live in native host buffers (page-locked where the backend can), so the engine reads
 /// and writes them in place and the decode loop copies and allocates nothing.
 /// </summary>
 internal sealed class StepBuffers : IDisposable
 {
     private readonly int _hidden;
     private readonly int _vocab;
+    private readonly HostBuffer _slots;
+    private readonly HostBuffer _seqLens;
     private readonly HostBuffer _tokenIds;
     private readonly HostBuffer?[,] _hiddenOut; // [stage, rank]; none for the last stage
     private readonly HostBuffer[] _logits;      // [rank] of the last stage; only rank 0's are read
@@ -22,14 +24,14 @@ internal sealed class StepBuffers : IDisposable
         _vocab = vocab;
         SeqCapacity = seqCapacity;
         TokenCapacity = tokenCapacity;
-        Slots = new int[seqCapacity];
-        SeqLens = new int[seqCapacity];
         int ranks = rankBackends.Count;
         _hiddenOut = new HostBuffer?[stages, ranks];
         _logits = new HostBuffer[ranks];
         try
         {
-            // Every rank of stage 0 reads the same ids; rank 0's backend owns them.
+            // Every rank reads the same slots, lengths and ids; rank 0's backend owns them.
+            _slots = HostBuffer.Allocate(rankBackends[0], Bytes<int>(seqCapacity));
+            _seqLens = HostBuffer.Allocate(rankBackends[0], Bytes<int>(seqCapacity));
             _tokenIds = HostBuffer.Allocate(rankBackends[0], Bytes<int>(tokenCapacity));
             for (int s = 0; s < stages - 1; s++)
                 for (int r = 0; r < ranks; r++)
@@ -49,10 +51,10 @@ internal sealed class StepBuffers : IDisposable
     public int TokenCapacity { get; }
 
     /// <summary>KV slot of each batch row.</summary>
-    public int[] Slots { get; }
+    public Span<int> Slots => _slots.AsSpan<int>()[..SeqCapacity];
 
     /// <summary>New tokens of each batch row (prefill only).</summary>
-    public int[] SeqLens { get; }
+    public Span<int> SeqLens => _seqLens.AsSpan<int>()[..SeqCapacity];
 
     public bool Fits(int seqs, int tokens) => seqs <= SeqCapacity && tokens <= TokenCapacity;
 
@@ -68,6 +70,8 @@ internal sealed class StepBuffers : IDisposable
 
     public void Dispose()
     {
+        _slots?.Dispose();
+        _seqLens?.Dispose();
         _tokenIds?.Dispose();
         foreach (HostBuffer? buffer in _hiddenOut)
             buffer?.Dispose();
