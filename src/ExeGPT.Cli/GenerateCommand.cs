@@ -40,7 +40,14 @@ internal static class GenerateCommand
         {
             Description = "CPU threads in total, split over the TP ranks (default 0: every core).",
         };
-        var eos = new Option<int?>("--eos-token-id") { Description = "Stop a sequence after it emits this token." };
+        var eos = new Option<int?>("--eos-token-id")
+        {
+            Description = "Stop a sequence after it emits this token (default: a checkpoint's eos_token_id).",
+        };
+        var ignoreEos = new Option<bool>("--ignore-eos")
+        {
+            Description = "Generate --max-new-tokens tokens even past a checkpoint's eos_token_id.",
+        };
         var json = new Option<bool>("--json") { Description = "Print {\"cases\":[{\"prompt\":[..],\"generated\":[..]}]} on stdout." };
         var dumpLogits = new Option<string?>("--dump-logits")
         {
@@ -49,7 +56,7 @@ internal static class GenerateCommand
 
         var command = new Command("generate", "Generate tokens for one or more tokenised prompts.")
         {
-            model, promptTokens, maxNewTokens, greedy, temperature, topK, topP, seed, tp, stages, threads, eos, json,
+            model, promptTokens, maxNewTokens, greedy, temperature, topK, topP, seed, tp, stages, threads, eos, ignoreEos, json,
             dumpLogits,
         };
         command.SetAction(parse => CommandRunner.Execute(parse, verbose, context =>
@@ -63,9 +70,12 @@ internal static class GenerateCommand
             bool asJson = parse.GetValue(json);
             ulong seedValue = parse.GetValue(seed);
 
+            ModelSource source = ModelSource.Resolve(parse.GetValue(model)!);
+            // Like Hugging Face generate: stop at the checkpoint's EOS unless told otherwise.
+            int? eosTokenId = parse.GetValue(eos) ?? (parse.GetValue(ignoreEos) ? null : source.EosTokenId);
             var options = new GeneratorOptions
             {
-                Model = ModelSource.Resolve(parse.GetValue(model)!),
+                Model = source,
                 Seed = seedValue,
                 TensorParallel = parse.GetValue(tp),
                 Stages = parse.GetValue(stages),
@@ -75,7 +85,7 @@ internal static class GenerateCommand
             using (var generator = new HostGenerator(options, context.Loggers.CreateLogger<HostGenerator>()))
             {
                 result = generator.Generate(prompts, parse.GetValue(maxNewTokens), sampling, seedValue,
-                    captureLogits: logitsPath is not null, parse.GetValue(eos));
+                    captureLogits: logitsPath is not null, eosTokenId);
             }
 
             if (asJson)

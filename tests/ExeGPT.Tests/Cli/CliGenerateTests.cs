@@ -16,6 +16,9 @@ public sealed class CliGenerateTests
     private const string PromptText = "2,5,7;2,9";
     private const int NewTokens = 4;
     private static readonly int[][] Prompts = [[2, 5, 7], [2, 9]];
+    /// <summary>The eos_token_id every test checkpoint's config.json declares (OPT's "&lt;/s&gt;"); like HF
+    /// generate, the CLI stops there unless told otherwise, so the reference does too.</summary>
+    private const int CheckpointEos = 2;
 
     public static IEnumerable<TestCaseData> Checkpoints()
     {
@@ -41,7 +44,7 @@ public sealed class CliGenerateTests
         var expectedText = new List<string>();
         for (int i = 0; i < Prompts.Length; i++)
         {
-            var expected = GreedyReference.Generate(reference, Prompts[i], NewTokens);
+            var expected = GreedyReference.Generate(reference, Prompts[i], NewTokens, CheckpointEos);
             Assert.That(cases[i].Prompt, Is.EqualTo(Prompts[i]), $"case {i} prompt");
             Assert.That(cases[i].Logits!.Select(row => row.Length), Is.All.EqualTo(spec.VocabSize), $"case {i}: one vocabulary row per token");
             GenerationAssert.Matches(cases[i].Generated, cases[i].Logits, expected, $"case {i}");
@@ -89,13 +92,34 @@ public sealed class CliGenerateTests
         Assert.That(cases[0].Generated, Has.Length.LessThanOrEqualTo(2), "the EOS picked from case 0 must end it early");
     }
 
+    [Test]
+    public void CheckpointEosStopsByDefaultAndIgnoreEosRunsOn()
+    {
+        using var checkpoint = TinyOptCheckpoint.Create(seed: 65);
+        var reference = checkpoint.Reference();
+        var full = GreedyReference.Generate(reference, Prompts[0], NewTokens);
+        int eos = full.Tokens[1];
+        // generation_config.json outranks config.json, as in Hugging Face.
+        File.WriteAllText(Path.Combine(checkpoint.Directory, "generation_config.json"), $"{{\"eos_token_id\": [{eos}, 1]}}");
+        string[] common = ["generate", "--model", checkpoint.Directory, "--prompt-tokens", PromptText, "--greedy",
+            "--max-new-tokens", $"{NewTokens}", "--json", "--threads", "1"];
+
+        var stopped = GenerationDump.Parse(CliRunner.Succeed(common), expectLogits: false);
+        for (int i = 0; i < Prompts.Length; i++)
+            Assert.That(stopped[i].Generated, Is.EqualTo(GreedyReference.Generate(reference, Prompts[i], NewTokens, eos).Tokens), $"case {i}");
+        Assert.That(stopped[0].Generated, Has.Length.LessThanOrEqualTo(2), "case 0 emits the EOS as its 1st or 2nd token");
+
+        var ignored = GenerationDump.Parse(CliRunner.Succeed([.. common, "--ignore-eos"]), expectLogits: false);
+        Assert.That(ignored[0].Generated, Is.EqualTo(full.Tokens), "--ignore-eos generates every requested token");
+    }
+
     private static void AssertIdsMatchReference(DumpedCase[] cases, TinyOptCheckpoint checkpoint)
     {
         var reference = checkpoint.Reference();
         Assert.That(cases.Select(c => c.Prompt), Is.EqualTo(Prompts));
         for (int i = 0; i < Prompts.Length; i++)
         {
-            GenerationAssert.Matches(cases[i].Generated, null, GreedyReference.Generate(reference, Prompts[i], NewTokens), $"case {i}");
+            GenerationAssert.Matches(cases[i].Generated, null, GreedyReference.Generate(reference, Prompts[i], NewTokens, CheckpointEos), $"case {i}");
         }
     }
 

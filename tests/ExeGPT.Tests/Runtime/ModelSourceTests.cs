@@ -60,4 +60,16 @@ public sealed class ModelSourceTests
     {
         Assert.Throws<ArgumentException>(() => ModelSource.Resolve(model));
     }
+
+    [Test]
+    public void CheckpointEosComesFromGenerationConfigThenConfig()
+    {
+        using var checkpoint = TinyOptCheckpoint.Create(seed: 66);
+        Assert.That(ModelSource.FromCheckpoint(checkpoint.Directory).EosTokenId, Is.EqualTo(2), "config.json's eos_token_id");
+        File.WriteAllText(Path.Combine(checkpoint.Directory, "generation_config.json"), "{\"eos_token_id\": 7}");
+        Assert.That(ModelSource.FromCheckpoint(checkpoint.Directory).EosTokenId, Is.EqualTo(7), "generation_config.json wins");
+        File.WriteAllText(Path.Combine(checkpoint.Directory, "generation_config.json"), "{\"eos_token_id\": 100000}");
+        Assert.That(ModelSource.FromCheckpoint(checkpoint.Directory).EosTokenId, Is.EqualTo(2), "an id outside the vocabulary is ignored");
+        Assert.That(ModelSource.Resolve("tiny").EosTokenId, Is.Null, "presets declare no EOS");
+    }
 }
