@@ -5,16 +5,15 @@
 //                [--repeats 3] [--threads N] [--out results.json]
 #include "backend/cpu/cpu_backend.h"
 #include "fma_peak.h"
+#include "machine_info.h"
 
 #include <exegpt/exegpt.h>
 
-#include <cblas.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -24,7 +23,6 @@
 #include <thread>
 #include <vector>
 
-#include <unistd.h>
 
 namespace {
 
@@ -97,30 +95,9 @@ double median(std::vector<double> v) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-std::string cpuinfo_field(const std::string& key) {
-    std::ifstream in("/proc/cpuinfo");
-    for (std::string line; std::getline(in, line);)
-        if (line.rfind(key, 0) == 0) {
-            const auto colon = line.find(':');
-            return colon == std::string::npos ? "" : line.substr(colon + 2);
-        }
-    return "";
-}
-
 ordered_json describe_machine(int threads, const FmaPeak& peak) {
-    ordered_json m;
-    char host[256] = {0};
-    gethostname(host, sizeof host - 1);
-    m["hostname"] = host;
-    m["cpu_model"] = cpuinfo_field("model name");
-    m["cpu_mhz"] = cpuinfo_field("cpu MHz");
-    m["logical_cpus"] = std::thread::hardware_concurrency();
+    ordered_json m = describe_host();
     m["threads_used"] = threads;
-    std::ifstream meminfo("/proc/meminfo");
-    std::string first;
-    std::getline(meminfo, first);
-    m["memory"] = first;
-    m["blas"] = openblas_get_config();
     m["fma_isa"] = peak.isa;
     m["measured_fma_peak_gflops"] = peak.gflops;
     return m;
