@@ -118,6 +118,21 @@ TEST(CApi, ImpossibleResourceRequestsAreRefusedWithMessages) {
     EXPECT_EQ(exg_model_create(b, &mp, &m), EXG_ERR_OUT_OF_MEMORY);
     EXPECT_NE(std::string(exg_last_error_message()).find("weights"), std::string::npos) << exg_last_error_message();
 
+    // A GPT-3 shape (positions without OPT's offset of 2) is no OPT checkpoint.
+    ASSERT_EQ(exg_config_preset("gpt3-39b", &mp.config), EXG_OK);
+    mp.config.num_layers = 1;
+    mp.config.hidden_size = 64;
+    mp.config.num_heads = 4;
+    mp.config.ffn_dim = 128;
+    mp.config.vocab_size = 50;
+    mp.config.max_positions = 16;
+    mp.config.word_embed_proj_dim = 64;
+    mp.layer_end = 1;
+    ASSERT_EQ(exg_model_create(b, &mp, &m), EXG_OK) << exg_last_error_message();
+    EXPECT_EQ(exg_model_save_checkpoint(m, "/tmp/exg-never-written", EXG_DTYPE_F32), EXG_ERR_UNSUPPORTED);
+    EXPECT_NE(std::string(exg_last_error_message()).find("position_offset"), std::string::npos);
+    exg_model_free(m);
+
     mp.config.position_offset = INT32_MAX;  // overflows with max_positions
     EXPECT_EQ(exg_model_create(b, &mp, &m), EXG_ERR_INVALID_ARGUMENT);
     EXPECT_NE(std::string(exg_last_error_message()).find("position_offset"), std::string::npos);

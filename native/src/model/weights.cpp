@@ -155,6 +155,8 @@ void save_checkpoint(Backend* backend, const ShardSpec& spec, const ShardWeights
     require(spec.first_stage() && spec.last_stage() && spec.tp_size == 1, EXG_ERR_UNSUPPORTED,
             "save checkpoint: only a model holding every layer with tp_size 1 can be saved (this shard holds layers [",
             spec.layer_begin, ", ", spec.layer_end, ") of tp rank ", spec.tp_rank, "/", spec.tp_size, ")");
+    require(c.position_offset == 2, EXG_ERR_UNSUPPORTED, "save checkpoint: a Hugging Face OPT checkpoint has position_offset 2, ",
+            "this model has ", c.position_offset, " (a GPT-3-shaped preset cannot be saved as OPT)");
     require(dtype >= EXG_DTYPE_F32 && dtype <= EXG_DTYPE_BF16, EXG_ERR_INVALID_ARGUMENT, "save checkpoint: unknown dtype ",
             static_cast<int>(dtype));
     std::error_code ec;
