@@ -116,6 +116,7 @@ ordered_json bench_gemms(int threads, double peak_gflops, int repeats) {
     struct Shape { const char* name; int64_t m, n, k; int act; };
     const Shape shapes[] = {
         {"opt-1.3b fc1, decode batch 1", 1, 8192, 2048, EXG_ACT_RELU},
+        {"opt-1.3b fc1, decode batch 4", 4, 8192, 2048, EXG_ACT_RELU},
         {"opt-1.3b fc1, decode batch 8", 8, 8192, 2048, EXG_ACT_RELU},
         {"opt-1.3b fc1, decode batch 32", 32, 8192, 2048, EXG_ACT_RELU},
         {"opt-1.3b fc1, prefill 1024 tokens", 1024, 8192, 2048, EXG_ACT_RELU},

@@ -208,7 +208,10 @@ std::vector<OpCase> op_cases() {
     std::vector<OpCase> cases;
     const double f = sizeof(float);
     struct Mnk { int64_t m, n, k; };
-    for (Mnk s : {Mnk{1, 64, 32}, Mnk{3, 130, 70}, Mnk{17, 256, 128}, Mnk{64, 96, 200}, Mnk{70, 96, 200}, Mnk{256, 512, 384}})
+    // Every CPU path: GEMV (1 row), the small-batch kernel (2..8, odd n and k % 16 != 0 for its
+    // tails), the transposed skinny GEMM (9..64) and plain GEMM.
+    for (Mnk s : {Mnk{1, 64, 32}, Mnk{2, 64, 48}, Mnk{3, 130, 70}, Mnk{8, 97, 33}, Mnk{17, 256, 128}, Mnk{64, 96, 200},
+                  Mnk{70, 96, 200}, Mnk{256, 512, 384}})
         for (int32_t act : {-1, int32_t{EXG_ACT_RELU}, int32_t{EXG_ACT_GELU}, int32_t{EXG_ACT_GELU_TANH}, int32_t{EXG_ACT_SILU}})
             for (bool bias : {false, true}) {
                 if (!bias && act >= 0 && act != EXG_ACT_RELU) continue;  // keep the sweep small: epilogues with bias
