@@ -1,6 +1,7 @@
 #include "io/tensor_source.h"
 
 #include "core/error.h"
+#include "core/splitmix.h"
 #include "io/safetensors.h"
 
 #include <nlohmann/json.hpp>
@@ -12,13 +13,6 @@
 
 namespace exg {
 namespace {
-
-uint64_t splitmix64(uint64_t x) {
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
 
 uint64_t fnv1a(const std::string& s) {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -40,6 +34,10 @@ std::string shape_string(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
+std::string hf_file_name(const std::string& name) {
+    return name.rfind("decoder.", 0) == 0 ? "model." + name : name;
+}
+
 // Values are a pure function of (seed, tensor name, element index): uniform noise around the
 // init a trained OPT would start from (LayerNorm gains near 1, small biases, weights of std 0.02).
 void RandomTensorSource::read(const std::string& name, const TensorWindow& w, float* dst) {
@@ -57,7 +55,7 @@ void RandomTensorSource::read(const std::string& name, const TensorWindow& w, fl
     for (int64_t r = 0; r < w.row_count; ++r) {
         for (int64_t c = 0; c < w.col_count; ++c) {
             const uint64_t index = static_cast<uint64_t>((w.row_begin + r) * w.cols + w.col_begin + c);
-            const uint64_t bits = splitmix64(stream + index * 0x9e3779b97f4a7c15ull);
+            const uint64_t bits = splitmix64(stream + index * kSplitMixIncrement);
             const float u = static_cast<float>(bits >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f;  // [-1, 1)
             dst[r * w.col_count + c] = center + amplitude * u;
         }
@@ -108,8 +106,8 @@ const SafetensorsFile& CheckpointTensorSource::file(const std::string& file_name
 }
 
 const TensorInfo& CheckpointTensorSource::locate(const std::string& name, const TensorWindow& w) {
-    // Hugging Face OPT checkpoints name decoder tensors "model.decoder.*"; older exports "decoder.*".
-    const std::string candidates[] = {name.rfind("decoder.", 0) == 0 ? "model." + name : name, name};
+    // Current exports write hf_file_name(name); older ones the bare "decoder.*".
+    const std::string candidates[] = {hf_file_name(name), name};
     const TensorInfo* t = nullptr;
     for (const auto& candidate : candidates) {
         if (!single_file_.empty()) {

@@ -19,6 +19,10 @@ struct TensorWindow {
     int64_t col_begin, col_count;
 };
 
+// The name a tensor has in a Hugging Face OPT file: "decoder.*" tensors live under "model.",
+// "lm_head.weight" at the top.
+std::string hf_file_name(const std::string& name);
+
 class TensorSource {
 public:
     virtual ~TensorSource() = default;

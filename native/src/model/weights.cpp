@@ -172,7 +172,7 @@ void save_checkpoint(Backend* backend, const ShardSpec& spec, const ShardWeights
         for (auto d : shape) count *= static_cast<size_t>(d);
         host.emplace_back(count);
         backend->download(host.back().data(), device + offset, count * sizeof(float));
-        tensors.push_back({"model." + name, std::move(shape), host.back().data()});
+        tensors.push_back({hf_file_name(name), std::move(shape), host.back().data()});
     };
     const int64_t h = c.hidden_size, wp = c.word_embed_proj_dim;
     add("decoder.embed_tokens.weight", {c.vocab_size, wp}, w.embed_tokens.f32(), 0);
@@ -206,11 +206,7 @@ void save_checkpoint(Backend* backend, const ShardSpec& spec, const ShardWeights
             add(name("final_layer_norm.bias"), {h}, l.ffn_ln_b.f32(), 0);
         }
     }
-    if (w.lm_head.data()) {
-        host.emplace_back(static_cast<size_t>(c.vocab_size) * static_cast<size_t>(wp));
-        backend->download(host.back().data(), w.lm_head.f32(), host.back().size() * sizeof(float));
-        tensors.push_back({"lm_head.weight", {c.vocab_size, wp}, host.back().data()});
-    }
+    if (w.lm_head.data()) add("lm_head.weight", {c.vocab_size, wp}, w.lm_head.f32(), 0);
     write_safetensors(dir + "/model.safetensors", tensors, dtype);
     std::ofstream cfg(dir + "/config.json", std::ios::trunc);
     if (!cfg) fail(EXG_ERR_IO, "save checkpoint: cannot write ", dir, "/config.json");

@@ -1,27 +1,21 @@
 #include "sampling/sampler.h"
 
 #include "core/error.h"
+#include "core/splitmix.h"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
 namespace exg {
-namespace {
 
-uint64_t mix(uint64_t x) {
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
+uint64_t rng_init(uint64_t seed, uint64_t stream) {
+    return splitmix_finalize(splitmix64(seed) ^ (stream * 0xd1b54a32d192ed03ull + 1));
 }
 
-}  // namespace
-
-uint64_t rng_init(uint64_t seed, uint64_t stream) { return mix(mix(seed + 0x9e3779b97f4a7c15ull) ^ (stream * 0xd1b54a32d192ed03ull + 1)); }
-
 double rng_uniform(uint64_t& state) {
-    state += 0x9e3779b97f4a7c15ull;  // splitmix64
-    return static_cast<double>(mix(state) >> 11) * (1.0 / 9007199254740992.0);
+    state += kSplitMixIncrement;
+    return static_cast<double>(splitmix_finalize(state) >> 11) * (1.0 / 9007199254740992.0);
 }
 
 void validate_sampling(const exg_sampling_params& p) {
