@@ -24,6 +24,7 @@ $PublishDir = "artifacts/publish/$Rid"
 $ResultsDir = 'build/test-results'
 $CliProject = 'src/ExeGPT.Cli'
 $TestProject = 'tests/ExeGPT.Tests'
+$PlanningTestProject = 'tests/ExeGPT.Planning.Tests'
 $GeneratorProject = 'bindings/generator/ExeGPT.BindingsGenerator'
 $NativeDll = "$NativeOut/exegpt.dll"
 # The CLI assembly is also named exegpt.dll, so the native library cannot sit beside it: it goes to
@@ -156,9 +157,16 @@ function Invoke-Test {
     dotnet test $TestProject -c $Config --no-build --logger "trx;LogFileName=$trxName" --results-directory $ResultsDir --blame-hang-timeout 10m --blame-hang-dump-type none
     $nunitRc = $LASTEXITCODE
 
+    Write-Step 'planner tests (NUnit: simulator, scheduler)'
+    $planningTrxName = 'ExeGPT.Planning.Tests.trx'
+    $planningTrx = Join-Path $ResultsDir $planningTrxName
+    Remove-Item -Force -ErrorAction SilentlyContinue $planningTrx
+    dotnet test $PlanningTestProject -c $Config --no-build --logger "trx;LogFileName=$planningTrxName" --results-directory $ResultsDir --blame-hang-timeout 10m --blame-hang-dump-type none
+    $planningRc = $LASTEXITCODE
+
     # A step that failed without naming a failed test (crash, missing results) counts as one failure.
     $total = @{ Passed = 0; Failed = 0; Skipped = 0 }
-    foreach ($c in (Read-Counts 'CTest' $junit $ctestRc 'Get-CTestCounts'), (Read-Counts 'NUnit' $trx $nunitRc 'Get-TrxCounts')) {
+    foreach ($c in (Read-Counts 'CTest' $junit $ctestRc 'Get-CTestCounts'), (Read-Counts 'NUnit' $trx $nunitRc 'Get-TrxCounts'), (Read-Counts 'NUnit (planner)' $planningTrx $planningRc 'Get-TrxCounts')) {
         foreach ($k in 'Passed', 'Failed', 'Skipped') { $total[$k] += $c[$k] }
     }
     if ($bindingsOk) {

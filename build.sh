@@ -17,6 +17,7 @@ readonly PUBLISH_DIR=artifacts/publish/linux-x64
 readonly RESULTS_DIR=build/test-results
 readonly CLI_PROJECT=src/ExeGPT.Cli
 readonly TEST_PROJECT=tests/ExeGPT.Tests
+readonly PLANNING_TEST_PROJECT=tests/ExeGPT.Planning.Tests   # simulator/scheduler: pure managed, no native library
 readonly GENERATOR_PROJECT=bindings/generator/ExeGPT.BindingsGenerator
 # libclang1-14 is loaded at run time by the bindings generator, with its builtin headers (stddef.h, ...)
 # from libclang-common-14-dev; the rest is the native build, whose
@@ -42,6 +43,7 @@ usage: ./build.sh [command] [args...]
   run [generate args]   build, then: exegpt generate --model $DEFAULT_MODEL --prompt-tokens ... --max-new-tokens $DEFAULT_MAX_NEW_TOKENS --greedy
                         (an option you pass replaces its default)
   bench [args]          build, then run the native benchmark (JSON in bench/results/cpu-<host>.json unless --out FILE)
+  bench scheduler [--quick]  build, then time branch-and-bound against exhaustive search (bench/results/scheduler-<host>.json)
   bindings [--check]    regenerate the C# bindings from native/include/exegpt/exegpt.h (--check: fail when stale)
   publish               self-contained single-file CLI for machines without .NET, in $PUBLISH_DIR/
   clean                 remove build/ and artifacts/
@@ -210,10 +212,10 @@ tally() {
 cmd_test() {
     cmd_build
     mkdir -p "$RESULTS_DIR"
-    local junit=$ROOT/$RESULTS_DIR/ctest.xml trx_name=ExeGPT.Tests.trx
-    rm -f "$junit" "$RESULTS_DIR/$trx_name"
+    local junit=$ROOT/$RESULTS_DIR/ctest.xml trx_name=ExeGPT.Tests.trx planning_trx=ExeGPT.Planning.Tests.trx
+    rm -f "$junit" "$RESULTS_DIR/$trx_name" "$RESULTS_DIR/$planning_trx"
 
-    local bindings_rc=0 ctest_rc=0 nunit_rc=0
+    local bindings_rc=0 ctest_rc=0 nunit_rc=0 planning_rc=0
     log "generated bindings are up to date"
     run_generator --no-build --check || bindings_rc=$?
 
@@ -225,9 +227,14 @@ cmd_test() {
     dotnet test "$TEST_PROJECT" -c "$CONFIG" --no-build --logger "trx;LogFileName=$trx_name" \
         --results-directory "$RESULTS_DIR" --blame-hang-timeout 10m --blame-hang-dump-type none || nunit_rc=$?
 
+    log "planner tests (NUnit: simulator, scheduler)"
+    dotnet test "$PLANNING_TEST_PROJECT" -c "$CONFIG" --no-build --logger "trx;LogFileName=$planning_trx" \
+        --results-directory "$RESULTS_DIR" --blame-hang-timeout 10m --blame-hang-dump-type none || planning_rc=$?
+
     local passed=0 failed=0 skipped=0
     tally CTest "$ctest_rc" "$junit" ctest_counts
     tally NUnit "$nunit_rc" "$RESULTS_DIR/$trx_name" trx_counts
+    tally "NUnit (planner)" "$planning_rc" "$RESULTS_DIR/$planning_trx" trx_counts
 
     if ((bindings_rc != 0)); then
         echo "Bindings check: FAILED (run ./build.sh bindings and commit the result)"
@@ -271,6 +278,12 @@ cmd_run() {
 
 cmd_bench() {
     cmd_build
+    if [[ ${1:-} == scheduler ]]; then
+        shift
+        local out=()
+        given --out "$@" || out=(--out "bench/results/scheduler-${HOSTNAME:-$(date +%Y%m%d)}.json")
+        exec dotnet run --project bench/scheduler -c "$CONFIG" --no-build -- "${out[@]}" "$@"
+    fi
     local bench=$NATIVE_BUILD/bench/exegpt-bench
     [[ -x $bench ]] || die "$bench was not built"
     # Results are kept per machine unless the caller names the file.

@@ -1,0 +1,21 @@
+namespace ExeGPT.Core.Random;
+
+/// <summary>Steele, Lea and Flood's SplitMix64 (2014): a 64-bit counter passed through a mixing function.
+/// Used to expand one seed into the 256-bit state of <see cref="Xoshiro256StarStar"/>, as its authors
+/// recommend, so nearby seeds still give unrelated streams.</summary>
+public struct SplitMix64
+{
+    private ulong _state;
+
+    /// <summary>Starts the sequence at <paramref name="seed"/>.</summary>
+    public SplitMix64(ulong seed) => _state = seed;
+
+    /// <summary>The next 64 bits.</summary>
+    public ulong Next()
+    {
+        ulong z = _state += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}

@@ -1,0 +1,40 @@
+using ExeGPT.Core;
+using ExeGPT.Core.Profiles;
+
+namespace ExeGPT.Simulator;
+
+/// <summary>The paper's XSimulator: predicts throughput, latency and memory of one schedule.</summary>
+public static class XSimulator
+{
+    /// <summary>Simulates <paramref name="schedule"/>. A malformed schedule (bad TP degree, zero batch, too many
+    /// devices) throws <see cref="SpecException"/>; one that cannot run (memory, layout, outside the profile)
+    /// returns a result with <see cref="SimulationResult.Feasible"/> false and the reason — with throughput
+    /// and latency still predicted when only memory is short, so a search can bound around it.</summary>
+    public static SimulationResult Simulate(SimulationContext ctx, Schedule schedule, SimulationMode mode = SimulationMode.Expected)
+    {
+        int devices = Validation.Check(ctx, schedule);
+        try
+        {
+            SimulationResult expected = schedule.Policy switch
+            {
+                Policy.Rra => RraModel.Expected(ctx, schedule, devices),
+                Policy.WaaC or Policy.WaaM => WaaModel.Expected(ctx, schedule, devices),
+                Policy.Static => BaselineModels.StaticExpected(ctx, schedule, devices),
+                _ => BaselineModels.ContinuousExpected(ctx, schedule, devices),
+            };
+            if (mode == SimulationMode.Expected || expected.Devices.Count == 0)
+                return expected;
+            return schedule.Policy switch
+            {
+                Policy.Rra => EventSimulator.Rra(ctx, schedule, devices, expected),
+                Policy.WaaC or Policy.WaaM => EventSimulator.Waa(ctx, schedule, devices, expected),
+                Policy.Static => EventSimulator.Static(ctx, schedule, devices, expected),
+                _ => EventSimulator.Continuous(ctx, schedule, devices, expected),
+            };
+        }
+        catch (ProfileRangeException e)
+        {
+            return SimulationResult.Infeasible(schedule, mode, $"outside the profile: {e.Message}");
+        }
+    }
+}
