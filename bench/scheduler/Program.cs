@@ -68,6 +68,34 @@ foreach (var (modelName, clusterName, tasks) in deployments)
     }
 }
 
+// The RRA batch-size question (paper's B_D = B_E / E[1/⌈d/N_D⌉] vs Little's law B_E·E[⌈d/N_D⌉]), settled
+// against the event-level simulation's measured mean decode batch.
+var batchModel = new List<Dictionary<string, object?>>();
+{
+    ModelSpec model = ModelPresets.Get("opt-13b");
+    ClusterSpec cluster = ClusterPresets.Get("a40x4");
+    ProfileTables profile = AnalyticProfile.Build(model, cluster);
+    foreach (string task in quick ? ["S"] : TaskPresets.Names)
+        foreach (int nd in new[] { 1, 8, 32 })
+        {
+            var schedule = new Schedule(Policy.Rra, 16, nd, TpDegree: 4, TpGroups: 1);
+            var little = new SimulationContext(model, cluster, TaskPresets.Get(task), profile);
+            var paper = new SimulationContext(model, cluster, TaskPresets.Get(task), profile, new SimulationOptions(RraBatch: RraBatchModel.Paper));
+            SimulationResult l = XSimulator.Simulate(little, schedule), p = XSimulator.Simulate(paper, schedule);
+            SimulationResult e = XSimulator.Simulate(little, schedule, SimulationMode.Event);
+            if (!e.Feasible && double.IsNaN(e.ThroughputSeqPerS)) continue;
+            batchModel.Add(new()
+            {
+                ["task"] = task, ["schedule"] = schedule.ToString(),
+                ["decode_batch_littles_law"] = Math.Round(l.DecodeBatch, 2), ["decode_batch_paper"] = Math.Round(p.DecodeBatch, 2),
+                ["decode_batch_event"] = Math.Round(e.DecodeBatch, 2),
+                ["throughput_littles_law"] = Math.Round(l.ThroughputSeqPerS, 3), ["throughput_paper"] = Math.Round(p.ThroughputSeqPerS, 3),
+                ["throughput_event"] = Math.Round(e.ThroughputSeqPerS, 3),
+            });
+            Console.WriteLine($"RRA batch model, task {task} N_D={nd}: B_D Little {l.DecodeBatch:F1}, paper {p.DecodeBatch:F1}, event {e.DecodeBatch:F1}");
+        }
+}
+
 double Median(IEnumerable<double> xs) { var a = xs.Order().ToArray(); return a.Length == 0 ? 0 : a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2; }
 var summary = new Dictionary<string, object?>
 {
@@ -92,6 +120,7 @@ var document = new Dictionary<string, object?>
     },
     ["summary"] = summary,
     ["scenarios"] = rows,
+    ["rra_batch_model"] = batchModel,
 };
 string json = JsonSerializer.Serialize(document, BenchJson.Default.DictionaryStringObject);
 if (outPath is not null)

@@ -28,6 +28,9 @@ public static class CliApp
         root.Subcommands.Add(GenerateCommand.Create(verbose));
         root.Subcommands.Add(PresetsCommand.Create(verbose));
         root.Subcommands.Add(CheckpointCommand.Create(verbose));
+        root.Subcommands.Add(ScheduleCommand.Create(verbose));
+        root.Subcommands.Add(SimulateCommand.Create(verbose));
+        root.Subcommands.Add(PaperCommand.Create(verbose));
         return root;
     }
 }

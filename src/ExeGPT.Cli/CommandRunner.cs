@@ -14,7 +14,9 @@ internal static class CommandRunner
 {
     public const int UserError = 2;
 
-    public static int Execute(ParseResult parse, Option<bool> verboseOption, Func<CommandContext, int> body)
+    /// <summary>Runs <paramref name="body"/>; <paramref name="needsEngine"/> false skips loading libexegpt, so
+    /// the planning commands (schedule, simulate, paper) work on a machine without the native engine.</summary>
+    public static int Execute(ParseResult parse, Option<bool> verboseOption, Func<CommandContext, int> body, bool needsEngine = true)
     {
         bool verbose = parse.GetValue(verboseOption);
         Exception? failure = null;
@@ -24,7 +26,8 @@ internal static class CommandRunner
             try
             {
                 // Loads libexegpt and checks its API version, so a bad install fails here, clearly.
-                NativeLibraryLoader.Initialize();
+                if (needsEngine)
+                    NativeLibraryLoader.Initialize();
                 exitCode = body(new CommandContext(parse, loggers, loggers.CreateLogger("exegpt")));
             }
             catch (Exception e) when (IsUserError(e))
@@ -42,7 +45,8 @@ internal static class CommandRunner
     /// <summary>Bad input or environment, as opposed to a bug: those still get the default
     /// handler's full report.</summary>
     private static bool IsUserError(Exception e) =>
-        e is ExgException or ArgumentException or IOException or UnauthorizedAccessException or DllNotFoundException;
+        e is ExgException or Core.SpecException or ArgumentException or IOException or UnauthorizedAccessException
+            or DllNotFoundException;
 
     /// <summary>The message alone: the parameter name .NET appends means nothing on a command line.</summary>
     private static string Describe(Exception e) =>

@@ -36,6 +36,8 @@ internal static class BaselineModels
         plan.DecodePhase(dmax, u => (b, ctx.Stats.InputMean + u), cumulative, drains, null);
         double drain = drains[dmax];
         double BatchTime(int steps) => prefill + cumulative[steps] + (steps > 0 ? drain : 0);
+        // Encoder-decoder models emit their first token from the first decode step.
+        double ttft = ctx.Stats.StepOffset == 1 || dmax == 0 ? prefill : prefill + cumulative[1] + drains[1];
 
         // The batch's decode length is the max of b draws: P(max <= x) = F(x)^b.
         double[] pMax = new double[dmax + 1];
@@ -79,7 +81,7 @@ internal static class BaselineModels
             ThroughputTokensPerS = b * ctx.Stats.OutputMean / expectedTime,
             LatencyS = BatchTime(dmax),
             EndToEnd = e2e,
-            Ttft = new LatencyStats(prefill, prefill, prefill, prefill),
+            Ttft = new LatencyStats(ttft, ttft, ttft, ttft),
             Tpot = LatencyStats.FromWeighted(tpots, pMax),
             DecodeBatch = b,
             PeakDecodeBatch = b,

@@ -114,7 +114,14 @@ internal static class EventSimulator
         int totalBatches = warmBatches + measuredBatches + tailBatches;
         List<SimQuery> queries = EventRecorder.Sample(ctx, totalBatches * be, warmBatches * be, measuredBatches * be);
 
-        int pe = plan.Encoder.Depth, gate = pe + 1;
+        // Just-in-time encoding (as the runner does): batch i starts when batch i − gate merges, with gate the
+        // number of decode iterations an encode + hand-off spans, plus one batch of slack against variance.
+        // A larger gate only lets encoded queries queue for decode slots, adding latency and no throughput.
+        int pe = plan.Encoder.Depth;
+        var (encLatency, encPeriod) = plan.Encode(be, ctx.Stats.InputRms, ctx.Stats.InputMean);
+        double decPeriod = plan.Iteration(Math.Max(1, be * ctx.Stats.StepsMean), ctx.Stats.DecodeContextMean).Period;
+        double cadence = Math.Max(Math.Max(encPeriod, decPeriod), 1e-12);
+        int gate = (int)Math.Ceiling((encLatency + plan.HandOff(be, ctx.Stats.InputMean)) / cadence) + 1;
         double[] stageFree = new double[pe], stageTimes = new double[pe];
         double[] ready = new double[totalBatches], merged = new double[totalBatches];
         Array.Fill(merged, double.NaN);

@@ -64,12 +64,12 @@ internal sealed class Pipeline
     /// max for micro-batches of 1/m of the batch. Σ falls and m·max rises with m, so the optimum sits where
     /// they cross (binary search). Both throughput and latency improve with a shorter period, so this is
     /// not a trade-off: the simulator picks it rather than the search.</summary>
-    public static (double Period, int MicroBatches, double Max) BestPeriod(int limit, Func<int, (double Sum, double Max)> times)
+    public static (double Period, int MicroBatches, double Drain) BestPeriod(int limit, Func<int, (double Sum, double Max)> times)
     {
         limit = Math.Max(1, limit);
         (double sum, double max) = times(limit);
         if (limit * max <= sum)
-            return (sum, limit, max);
+            return (sum, limit, Drain(limit, sum, max));
         int lo = 1, hi = limit;   // invariant: m·max(m) > Σ(m) at hi
         while (lo < hi)
         {
@@ -78,27 +78,23 @@ internal sealed class Pipeline
             if (mid * t.Max > t.Sum) hi = mid; else lo = mid + 1;
         }
         var a = times(lo);
-        (double Period, int, double) best = (Math.Max(a.Sum, lo * a.Max), lo, a.Max);
+        (double Period, int, double) best = (Math.Max(a.Sum, lo * a.Max), lo, Drain(lo, a.Sum, a.Max));
         if (lo > 1)
         {
             var b = times(lo - 1);
             double period = Math.Max(b.Sum, (lo - 1) * b.Max);
-            if (period < best.Period) best = (period, lo - 1, b.Max);
+            if (period < best.Period) best = (period, lo - 1, Drain(lo - 1, b.Sum, b.Max));
         }
         return best;
     }
 
-    public int Depth => Stages.Length;
+    /// <summary>How long after I periods the last of <paramref name="microBatches"/> micro-batches finishes its
+    /// I-th iteration: the makespan of I iterations is I·max(Σ, m·max) + min((m−1)·max, Σ − max) (checked
+    /// against <see cref="PipelineTimeline"/> in the tests).</summary>
+    public static double Drain(int microBatches, double sum, double max) => Math.Max(0, Math.Min((microBatches - 1) * max, sum - max));
 
-    public int Devices
-    {
-        get
-        {
-            int n = 0;
-            foreach (Stage s in Stages) n += s.Tp;
-            return n;
-        }
-    }
+    /// <summary>Number of stages.</summary>
+    public int Depth => Stages.Length;
 
     /// <summary>"tp2 x1 + 3" style summary: TP groups then single devices.</summary>
     public string Describe()

@@ -36,11 +36,11 @@ internal static class RraModel
             StageCosts costs = Costs;
             double enc = Context.Stats.InputMean;
             int limit = (int)Math.Clamp(Math.Ceiling(batch), 1, Pipeline.Depth);
-            var (period, m, max) = Pipeline.BestPeriod(limit,
+            var (period, m, drain) = Pipeline.BestPeriod(limit,
                 k => Pipeline.Times((st, last) => costs.Decode(st, batch / k, context, enc, last)));
             if (busy is not null)
                 Pipeline.Times((st, last) => costs.Decode(st, batch / m, context, enc, last), busy, m * repeat);
-            return (period, (m - 1) * max);
+            return (period, drain);
         }
 
         /// <summary>Iterations evaluated exactly in a decode phase; longer phases are sampled at this many evenly

@@ -63,12 +63,14 @@ internal sealed class RraPhaseShape
 
         if (paperCompletions > 0)
         {
-            // B_D = B_E' / Σ_U P_D(U), then the batch shrinks by the completions of earlier iterations.
-            double bd = (1 - p[0]) / paperCompletions, done = 0;
+            // Over the queries that decode at all (a fraction 1 − P(d = 0) of each encoded batch), P_D(U) is
+            // conditional on d ≥ 1: B_D = B_E·(1 − p0) / Σ_U P_D(U), and the batch shrinks by P_D(U) per iteration.
+            double decoding = 1 - p[0];
+            double bd = decoding / (paperCompletions / decoding), done = 0;
             for (int u = 1; u <= nd; u++)
             {
                 paper[u - 1] = Math.Max(0, bd * (1 - done));
-                done += paperDone[u] / paperCompletions;
+                done += paperDone[u] / decoding;
             }
         }
         return new RraPhaseShape(nd, batch, context, paper);

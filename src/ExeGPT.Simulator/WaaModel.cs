@@ -174,11 +174,13 @@ internal static class WaaModel
                 throughput = decoderRate;
             else
             {
-                // Encoder-bound: the decode batch settles where arrivals × residence = batch.
+                // Encoder-bound: the decode batch settles where arrivals × residence = batch — but never below one
+                // encoded batch, which arrives whole (an underloaded decoder runs it at its own size, then idles).
                 throughput = encoderRate;
+                double floor = Math.Min(be, target);
                 for (int it = 0; it < 50; it++)
                 {
-                    double next = Math.Min(target, throughput * steps * plan.Iteration(batch, context).Period);
+                    double next = Math.Clamp(throughput * steps * plan.Iteration(batch, context).Period, floor, target);
                     if (Math.Abs(next - batch) < 1e-9 * target) { batch = next; break; }
                     batch = next;
                 }
@@ -189,9 +191,13 @@ internal static class WaaModel
             throughput = be / encoderPeriod;
 
         double buffer = ctx.Options.WaaAdjustmentBuffer * encoderPeriod;
-        // A query encodes, hands its KV off, waits on average half an iteration for its micro-batch's turn,
-        // then decodes one token per iteration.
-        double E2E(int d) => encLatency + buffer + (d == 0 ? 0 : handOff + period / 2 + d * period);
+        // A query encodes, hands its KV off, then joins at the next iteration boundary — half an iteration
+        // on average while the decoder is always busy (decoder-bound, or encoder-bound with overlapping
+        // batches: busy share 1); an underloaded decoder finishes each batch before the next arrives and
+        // takes it at once. Then one token per iteration.
+        double busyShare = batch > 0 ? throughput * steps * period / batch : 0;
+        double mergeWait = busyShare >= 1 - 1e-9 ? period / 2 : 0;
+        double E2E(int d) => encLatency + buffer + (d == 0 ? 0 : handOff + mergeWait + d * period);
         double Ttft(int d) => ctx.Stats.StepOffset == 1 || d == 0 ? encLatency + buffer : E2E(1);
         var (e2e, ttft, tpot) = ResultParts.OverOutputs(ctx, E2E, Ttft);
 
