@@ -46,7 +46,7 @@ internal sealed class PlanningInputs
 
     public Option<string?> Profile { get; } = new("--profile")
     {
-        Description = "A profile file (measured or analytic, `exegpt profile` format); default: an analytic profile of the cluster's GPU.",
+        Description = "A profile file (measured or analytic; format: src/ExeGPT.Core/Profiles/README.md); default: an analytic profile of the cluster's GPU.",
     };
 
     public void AddTo(Command command)

@@ -27,8 +27,16 @@ internal static class ScheduleCommand
             Description = "Policies to search, comma-separated: rra, waa-c, waa-m, static, continuous (default rra,waa-c,waa-m).",
         };
         var exhaustive = new Option<bool>("--exhaustive") { Description = "Evaluate the whole grid instead of branch-and-bound (slow; for checking)." };
-        var epsT = new Option<double>("--eps-t") { Description = "Throughput tolerance ε_T as a fraction of the incumbent (default 0)." };
-        var epsL = new Option<double>("--eps-l") { Description = "Latency tolerance ε_L as a fraction of the bound (default 0)." };
+        var epsT = new Option<double>("--eps-t")
+        {
+            Description = "Throughput tolerance ε_T as a fraction of the incumbent (default 0.02).",
+            DefaultValueFactory = _ => 0.02,
+        };
+        var epsL = new Option<double>("--eps-l")
+        {
+            Description = "Latency tolerance ε_L as a fraction of the bound (default 0.02).",
+            DefaultValueFactory = _ => 0.02,
+        };
         var maxBatch = new Option<int>("--max-batch")
         {
             Description = "Largest encoder batch B_E searched.",

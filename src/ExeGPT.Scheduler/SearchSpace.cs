@@ -105,7 +105,7 @@ public sealed class SearchSpace
         {
             case Policy.Static:
             case Policy.Continuous:
-                yield return new SearchSpace(policy, BaselineTp(ctx),
+                yield return new SearchSpace(policy, XSimulator.BaselineTensorParallel(ctx),
                     [new SearchVariable("B", batches, 1, 1, 1)], v => new Schedule(policy, v[0]));
                 yield break;
         }
@@ -149,14 +149,5 @@ public sealed class SearchSpace
         for (int d = 1; d <= ctx.Cluster.DevicesPerNode && d <= ctx.Cluster.TotalDevices; d++)
             if (ctx.Model.SupportsTensorParallel(d) && ctx.Profile.TensorParallelDegrees.Contains(d))
                 yield return d;
-    }
-
-    private static int BaselineTp(SimulationContext ctx)
-    {
-        int devices = ctx.Cluster.TotalDevices;
-        for (int d = Math.Min(devices, ctx.Cluster.DevicesPerNode); d > 1; d--)
-            if (devices % d == 0 && ctx.Model.SupportsTensorParallel(d))
-                return d;
-        return 1;
     }
 }

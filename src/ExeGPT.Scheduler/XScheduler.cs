@@ -119,9 +119,27 @@ public static class XScheduler
         foreach (EvaluatedPoint p in ParetoFrontier.Of(bySchedule.Keys))
             frontier.Add(new FrontierPoint(bySchedule[p], p.Perf.Throughput, p.Perf.Latency));
         string? reason = best is not null ? null : tightest is double tl
-            ? $"no schedule meets {slo}; the tightest reachable is {Describe(slo, tl)}"
-            : $"no schedule fits on cluster '{ctx.Cluster.Name}' (memory or profile range) for model '{ctx.Model.Name}'";
+            ? $"no schedule meets {slo}; the tightest {(request.Exhaustive ? "reachable" : "the search reached")} is {Describe(slo, tl)}"
+            : $"no schedule fits model '{ctx.Model.Name}' on cluster '{ctx.Cluster.Name}': {CommonReason(results.Values)}";
         return new ScheduleOutcome(best is not null, best, reports, frontier, evaluations, clock.Elapsed.TotalMilliseconds, tightest, reason);
+    }
+
+    /// <summary>The most frequent reason among infeasible simulations (or that there was nothing to search).</summary>
+    private static string CommonReason(IEnumerable<SimulationResult> results)
+    {
+        var counts = new Dictionary<string, int>();
+        foreach (SimulationResult r in results)
+        {
+            if (r.Reason is null) continue;
+            // Group by the kind of reason, not its numbers ("out of memory on device 3 ..." -> "out of memory").
+            string key = r.Reason.Split(':', 2)[0];
+            counts[key] = counts.GetValueOrDefault(key) + 1;
+        }
+        if (counts.Count == 0)
+            return "not even one query's KV cache fits beside the weights";
+        var top = counts.MaxBy(kv => kv.Value);
+        string example = results.First(r => r.Reason is not null && r.Reason.StartsWith(top.Key, StringComparison.Ordinal)).Reason!;
+        return $"{example} (and {top.Value - 1} more like it)";
     }
 
     private static string Describe(Slo slo, double metric) => slo.Kind == SloKind.TtftTpot

@@ -1,5 +1,3 @@
-using ExeGPT.Core;
-
 namespace ExeGPT.Simulator;
 
 /// <summary>The baselines on the FasterTransformer layout the paper gives them (§7.1): the largest
@@ -10,30 +8,31 @@ internal static class BaselineModels
     public static int FtTensorParallel(SimulationContext ctx, int devices)
     {
         for (int d = Math.Min(devices, ctx.Cluster.DevicesPerNode); d > 1; d--)
-            if (devices % d == 0 && ctx.Model.SupportsTensorParallel(d))
+            if (devices % d == 0 && ctx.Cluster.DevicesPerNode % d == 0 && ctx.Model.SupportsTensorParallel(d))
                 return d;
         return 1;
     }
 
-    internal static RraModel.Plan FtLayout(SimulationContext ctx, Schedule s, int devices)
+    internal static RraModel.Plan? FtLayout(SimulationContext ctx, Schedule s, int devices, out string? reason)
     {
         int tp = FtTensorParallel(ctx, devices);
         var layout = s with { TpDegree = tp, TpGroups = tp > 1 ? devices / tp : 0 };
-        RraModel.Plan? plan = RraModel.Layout(ctx, layout, devices, s.EncoderBatch, out string? reason);
-        return plan ?? throw new SpecException($"{PolicyNames.Name(s.Policy)}: {reason}");
+        return RraModel.Layout(ctx, layout, devices, s.EncoderBatch, out reason);
     }
 
     /// <summary>Static batching: prefill the batch, then decode until its longest member is done (no early
     /// termination), then the next batch. The paper holds FT to the maximum output length.</summary>
     public static SimulationResult StaticExpected(SimulationContext ctx, Schedule s, int devices)
     {
-        RraModel.Plan plan = FtLayout(ctx, s, devices);
+        RraModel.Plan? plan = FtLayout(ctx, s, devices, out string? reason);
+        if (plan is null)
+            return SimulationResult.Infeasible(s, SimulationMode.Expected, reason!);
         int p = plan.Pipeline.Depth, dmax = ctx.Stats.StepsMax;
         double b = s.EncoderBatch;
         double[] busy = new double[plan.Pipeline.Kinds.Length];
         double prefill = plan.Encode(b, ctx.Stats.InputRms, ctx.Stats.InputMean, null);
         double[] cumulative = new double[dmax + 1], drains = new double[dmax + 1];
-        plan.DecodePhase(dmax, u => (b, ctx.Stats.InputMean + u), cumulative, drains, null);
+        plan.DecodePhase(dmax, u => (b, ctx.Stats.SelfContextBase + u), cumulative, drains, null);
         double drain = drains[dmax];
         double BatchTime(int steps) => prefill + cumulative[steps] + (steps > 0 ? drain : 0);
         // Encoder-decoder models emit their first token from the first decode step.
@@ -62,7 +61,7 @@ internal static class BaselineModels
         plan.Encode(b, ctx.Stats.InputRms, ctx.Stats.InputMean, busy);
         int meanSteps = (int)Math.Round(expectedSteps);
         if (meanSteps > 0)
-            plan.DecodePhase(meanSteps, u => (b, ctx.Stats.InputMean + u), new double[meanSteps + 1], new double[meanSteps + 1], busy);
+            plan.DecodePhase(meanSteps, u => (b, ctx.Stats.SelfContextBase + u), new double[meanSteps + 1], new double[meanSteps + 1], busy);
 
         var reports = new List<DeviceReport>(devices);
         ResultParts.AddDevices(reports, ctx, plan.Pipeline, "both",
@@ -96,7 +95,9 @@ internal static class BaselineModels
     /// are a = min(1, B / (E[d] + 1)) and the running batch is a·(E[d] + 1) (Little's law). KV is paged.</summary>
     public static SimulationResult ContinuousExpected(SimulationContext ctx, Schedule s, int devices)
     {
-        RraModel.Plan plan = FtLayout(ctx, s, devices);
+        RraModel.Plan? plan = FtLayout(ctx, s, devices, out string? reason);
+        if (plan is null)
+            return SimulationResult.Infeasible(s, SimulationMode.Expected, reason!);
         int p = plan.Pipeline.Depth;
         double steps = ctx.Stats.StepsMean;
         double admit = Math.Min(1.0, s.EncoderBatch / (steps + 1));

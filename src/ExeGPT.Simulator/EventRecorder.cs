@@ -3,7 +3,7 @@ using ExeGPT.Core.Workloads;
 namespace ExeGPT.Simulator;
 
 /// <summary>One sampled query in an event-level simulation.</summary>
-internal sealed class SimQuery(QueryLengths lengths, int steps, bool measured)
+internal sealed class SimQuery(QueryLengths lengths, int steps, bool measured, bool selfAttendsPrompt)
 {
     public int Input { get; } = lengths.InputLength;
     public int Output { get; } = lengths.OutputLength;
@@ -16,8 +16,8 @@ internal sealed class SimQuery(QueryLengths lengths, int steps, bool measured)
     public double Finish { get; set; } = double.NaN;
     public int Remaining => Steps - Done;
 
-    /// <summary>KV length the next decode step attends over.</summary>
-    public int Context => Input + Done + 1;
+    /// <summary>Self-attention KV length the next decode step attends over (the prompt only for decoder-only models).</summary>
+    public int Context => (selfAttendsPrompt ? Input : 0) + Done + 1;
 }
 
 /// <summary>Turns completed measured queries into the result's latency statistics.</summary>
@@ -29,7 +29,7 @@ internal static class EventRecorder
         var queries = new List<SimQuery>(count);
         for (int i = 0; i < count; i++)
             queries.Add(new SimQuery(lengths[i], ctx.Stats.DecodeSteps(lengths[i].OutputLength),
-                i >= measuredFrom && i < measuredFrom + measuredCount));
+                i >= measuredFrom && i < measuredFrom + measuredCount, ctx.Stats.StepOffset == 1));
         return queries;
     }
 

@@ -233,7 +233,9 @@ internal static class EventSimulator
 
     public static SimulationResult Static(SimulationContext ctx, Schedule s, int devices, SimulationResult expected)
     {
-        RraModel.Plan plan = BaselineModels.FtLayout(ctx, s, devices);
+        RraModel.Plan? plan = BaselineModels.FtLayout(ctx, s, devices, out string? reason);
+        if (plan is null)
+            return SimulationResult.Infeasible(s, SimulationMode.Event, reason!);
         int b = s.EncoderBatch;
         int batches = Math.Max(4, (ctx.Options.EventQueries + b - 1) / b);
         List<SimQuery> queries = EventRecorder.Sample(ctx, batches * b, 0, batches * b);
@@ -255,7 +257,7 @@ internal static class EventSimulator
             double firstToken = time, drain = 0;
             for (int u = 1; u <= longest; u++)
             {
-                (double period, drain) = plan.Decode(b, mean + u, null);
+                (double period, drain) = plan.Decode(b, (ctx.Stats.StepOffset == 1 ? mean : 0) + u, null);
                 time += period;
             }
             time += drain;
@@ -279,7 +281,9 @@ internal static class EventSimulator
 
     public static SimulationResult Continuous(SimulationContext ctx, Schedule s, int devices, SimulationResult expected)
     {
-        RraModel.Plan plan = BaselineModels.FtLayout(ctx, s, devices);
+        RraModel.Plan? plan = BaselineModels.FtLayout(ctx, s, devices, out string? reason);
+        if (plan is null)
+            return SimulationResult.Infeasible(s, SimulationMode.Event, reason!);
         int cap = s.EncoderBatch;
         int warm = (int)Math.Ceiling(2 * (ctx.Stats.StepsMax + 1.0)) + cap;
         int measuredCount = ctx.Options.EventQueries;

@@ -193,17 +193,4 @@ internal sealed class Pipeline
         }
         return new Pipeline(stages);
     }
-
-    /// <summary>Time between successive iterations of the same micro-batch when <paramref name="microBatches"/>
-    /// equal micro-batches circulate: the longer of one pass and the bottleneck stage serving all of them.</summary>
-    public static double Period(ReadOnlySpan<double> stageTimes, int microBatches)
-    {
-        double sum = 0, max = 0;
-        foreach (double t in stageTimes)
-        {
-            sum += t;
-            max = Math.Max(max, t);
-        }
-        return Math.Max(sum, microBatches * max);
-    }
 }

@@ -97,7 +97,7 @@ internal static class RraModel
         // Layers in proportion to each stage's speed on a reference decode step, so TP groups get more.
         double[] speed = new double[groups.Length];
         for (int i = 0; i < groups.Length; i++)
-            speed[i] = 1.0 / costs.DecodeLayer(groups[i].Tp, referenceBatch, ctx.Stats.DecodeContextMean);
+            speed[i] = 1.0 / costs.DecodeLayer(groups[i].Tp, referenceBatch, ctx.Stats.DecodeContextMean, ctx.Stats.InputMean);
         int[]? decode = Pipeline.SplitLayers(model.DecoderLayers, speed);
         int[]? prefill = model.Architecture == ModelArchitecture.EncoderDecoder
             ? Pipeline.SplitLayers(model.EncoderLayers, speed)
@@ -128,19 +128,34 @@ internal static class RraModel
         // cumulative[u] = time from the decode phase's start to the end of iteration u (drain included).
         double[] cumulative = new double[nd + 1];
         double[] drain = new double[nd + 1];
-        double batchSum = 0;
-        for (int u = 1; u <= nd; u++) batchSum += be * factor[u - 1];
+        double batchSum = 0, smallest = double.PositiveInfinity;
+        for (int u = 1; u <= nd; u++)
+        {
+            batchSum += be * factor[u - 1];
+            smallest = Math.Min(smallest, be * factor[u - 1]);
+        }
         plan.DecodePhase(nd, u => (be * factor[u - 1], shape.MeanContext[u - 1]), cumulative, drain, busy);
+        // A query's own latency: late in a phase the expected batch can fall below one, but the query being
+        // timed is in every iteration it waits for, so its steps run at a batch of at least one.
+        double[] ownCumulative = cumulative, ownDrain = drain;
+        if (smallest < 1)
+        {
+            ownCumulative = new double[nd + 1];
+            ownDrain = new double[nd + 1];
+            plan.DecodePhase(nd, u => (Math.Max(1, be * factor[u - 1]), shape.MeanContext[u - 1]), ownCumulative, ownDrain, null);
+        }
         double cycle = encode + cumulative[nd] + drain[nd];
+        // The timed query decodes through every iteration of its earlier phases too.
+        double ownCycle = encode + ownCumulative[nd] + ownDrain[nd];
 
         double E2E(int steps)
         {
             if (steps == 0)
                 return encode;
             int phases = (steps + nd - 1) / nd, rest = steps - (phases - 1) * nd;
-            return encode + (phases - 1) * cycle + cumulative[rest] + drain[rest];
+            return encode + (phases - 1) * ownCycle + ownCumulative[rest] + ownDrain[rest];
         }
-        double Ttft(int steps) => ctx.Stats.StepOffset == 1 || steps == 0 ? encode : encode + cumulative[1] + drain[1];
+        double Ttft(int steps) => ctx.Stats.StepOffset == 1 || steps == 0 ? encode : encode + ownCumulative[1] + ownDrain[1];
         var (e2e, ttft, tpot) = ResultParts.OverOutputs(ctx, E2E, Ttft);
 
         var reports = new List<DeviceReport>(devices);

@@ -53,13 +53,13 @@ internal sealed class RraPhaseShape
                 // Phases j = 0..n-1 in which the query is still running at iteration `it`.
                 int n = (d - it) / nd + 1;
                 batch[it - 1] += p[d] * n;
-                // Context = input + tokens cached: j·N_D + it (first token from prefill or step 1).
-                contextSum[it - 1] += p[d] * (n * (stats.InputMean + it) + nd * (n * (n - 1) / 2.0));
+                // Context = prompt (decoder-only) + tokens cached: j·N_D + it.
+                contextSum[it - 1] += p[d] * (n * (stats.SelfContextBase + it) + nd * (n * (n - 1) / 2.0));
             }
         }
         double[] context = new double[nd];
         for (int i = 0; i < nd; i++)
-            context[i] = batch[i] > 0 ? contextSum[i] / batch[i] : stats.InputMean + i + 1;
+            context[i] = batch[i] > 0 ? contextSum[i] / batch[i] : stats.SelfContextBase + i + 1;
 
         if (paperCompletions > 0)
         {

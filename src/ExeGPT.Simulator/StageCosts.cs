@@ -31,9 +31,7 @@ internal readonly struct StageCosts
         if (stage.PrefillLayers == 0 || batch <= 0)
             return 0;
         int tp = stage.Tp;
-        double layer = _profile.PrefillAttention(tp, batch, seqRms) + _profile.PrefillRest(tp, tokens)
-            + 2 * _profile.AllReduce(tp, ActivationBytes(tokens));
-        double time = stage.PrefillLayers * layer;
+        double time = stage.PrefillLayers * PrefillLayer(tp, batch, seqRms, tokens);
         // Decoder-only: the prefill's last stage also computes the first token's logits (one row per sequence).
         if (lastStage && _model.Architecture == ModelArchitecture.DecoderOnly)
             time += Head(tp, batch);
@@ -49,11 +47,7 @@ internal readonly struct StageCosts
         int tp = stage.Tp;
         // Below one sequence the expected-value model charges a fraction of a single sequence's step.
         double scale = batch < 1 ? batch : 1, b = Math.Max(1, batch);
-        double layer = _profile.DecodeAttention(tp, b, context) + _profile.DecodeRest(tp, b)
-            + _decodeAllReduces * _profile.AllReduce(tp, ActivationBytes(b));
-        if (_model.Architecture == ModelArchitecture.EncoderDecoder)
-            layer += _profile.CrossAttention(tp, b, encoderLength);
-        double time = stage.DecodeLayers * layer;
+        double time = stage.DecodeLayers * DecodeLayer(tp, b, context, encoderLength);
         if (lastStage)
             time += Head(tp, b);
         return scale * (time + _profile.Send(stage.LinkToNext, lastStage ? 4 * b : ActivationBytes(b)));
@@ -62,13 +56,16 @@ internal readonly struct StageCosts
     /// <summary>The LM head: a GEMM like the layer's rest scaled by its share of parameters.</summary>
     private double Head(int tp, double tokens) => _headRatio * _profile.DecodeRest(tp, Math.Max(1, tokens));
 
-    /// <summary>One step of one decoder layer at degree <paramref name="tp"/>: how fast a stage of that degree is
-    /// per layer, for splitting layers in proportion to speed.</summary>
-    public double DecodeLayer(int tp, double batch, double context)
+    /// <summary>One decode step of one decoder layer at degree <paramref name="tp"/> (also how fast a stage of
+    /// that degree is per layer, for splitting layers in proportion to speed).</summary>
+    public double DecodeLayer(int tp, double batch, double context, double encoderLength)
     {
         double b = Math.Max(1, batch);
-        return _profile.DecodeAttention(tp, b, context) + _profile.DecodeRest(tp, b)
+        double time = _profile.DecodeAttention(tp, b, context) + _profile.DecodeRest(tp, b)
             + _decodeAllReduces * _profile.AllReduce(tp, ActivationBytes(b));
+        if (_model.Architecture == ModelArchitecture.EncoderDecoder)
+            time += _profile.CrossAttention(tp, b, encoderLength);
+        return time;
     }
 
     /// <summary>One prefill layer at degree <paramref name="tp"/> (speed for layer splitting).</summary>

@@ -97,7 +97,7 @@ internal static class WaaModel
         Array.Fill(encSpeed, 1.0);
         double[] decSpeed = new double[decGroups.Length];
         for (int i = 0; i < decGroups.Length; i++)
-            decSpeed[i] = 1.0 / costs.DecodeLayer(decGroups[i].Tp, referenceBatch, ctx.Stats.DecodeContextMean);
+            decSpeed[i] = 1.0 / costs.DecodeLayer(decGroups[i].Tp, referenceBatch, ctx.Stats.DecodeContextMean, ctx.Stats.InputMean);
         int[]? encLayers = Pipeline.SplitLayers(model.PrefillLayers, encSpeed);
         int[]? decLayers = Pipeline.SplitLayers(model.DecoderLayers, decSpeed);
         if (encLayers is null || decLayers is null)
@@ -129,7 +129,7 @@ internal static class WaaModel
         var costs = new StageCosts(ctx);
         double be = SplitReferenceBatch;
         double ce = ctx.Model.PrefillLayers * costs.PrefillLayer(1, be, ctx.Stats.InputRms, be * ctx.Stats.InputMean);
-        double cd = ctx.Model.DecoderLayers * costs.DecodeLayer(1, Math.Max(1, be * ctx.Stats.StepsMean), ctx.Stats.DecodeContextMean);
+        double cd = ctx.Model.DecoderLayers * costs.DecodeLayer(1, Math.Max(1, be * ctx.Stats.StepsMean), ctx.Stats.DecodeContextMean, ctx.Stats.InputMean);
         int ne = (int)Math.Round(devices * ce / (ce + cd), MidpointRounding.AwayFromZero);
         return Math.Clamp(ne, 1, devices - 1);
     }

@@ -32,8 +32,9 @@ public sealed class WorkloadStats
         OutputMean = output.Mean;
         // Each decode step of a query with d steps sees input + 1..d cached tokens; over a steady-state batch
         // the steps are length-biased: E[sum_t (in + t)] / E[d].
-        DecodeContextMean = mean > 0 ? InputMean + biasedContext / mean : InputMean + 1;
-        MaxSlotLength = input.Max + output.Max;
+        SelfContextBase = StepOffset == 1 ? InputMean : 0;
+        DecodeContextMean = mean > 0 ? SelfContextBase + biasedContext / mean : SelfContextBase + 1;
+        MaxSlotLength = (StepOffset == 1 ? input.Max : 0) + output.Max;
     }
 
     /// <summary>1 for decoder-only models (prefill emits the first token), 0 for encoder-decoder.</summary>
@@ -72,9 +73,14 @@ public sealed class WorkloadStats
     /// <summary>E[decode steps].</summary>
     public double StepsMean { get; }
 
-    /// <summary>Mean KV length a steady-state decode step attends over.</summary>
+    /// <summary>What a decode step's self-attention sees before its generated tokens: the prompt for
+    /// decoder-only models, nothing for encoder-decoder models (their prompt is cross-attended).</summary>
+    public double SelfContextBase { get; }
+
+    /// <summary>Mean self-attention KV length a steady-state decode step attends over.</summary>
     public double DecodeContextMean { get; }
 
-    /// <summary>Input max + output max: a KV-cache slot's length (no paging, as in FasterTransformer).</summary>
+    /// <summary>A self-attention KV-cache slot's length (no paging, as in FasterTransformer): input max + output
+    /// max for decoder-only models, output max for encoder-decoder ones (their cross-attention KV is separate).</summary>
     public int MaxSlotLength { get; }
 }

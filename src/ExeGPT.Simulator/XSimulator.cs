@@ -6,6 +6,10 @@ namespace ExeGPT.Simulator;
 /// <summary>The paper's XSimulator: predicts throughput, latency and memory of one schedule.</summary>
 public static class XSimulator
 {
+    /// <summary>The TP degree the baselines use on the whole cluster (FasterTransformer's layout: the largest
+    /// degree dividing the heads, the devices and a node).</summary>
+    public static int BaselineTensorParallel(SimulationContext ctx) => BaselineModels.FtTensorParallel(ctx, ctx.Cluster.TotalDevices);
+
     /// <summary>Simulates <paramref name="schedule"/>. A malformed schedule (bad TP degree, zero batch, too many
     /// devices) throws <see cref="SpecException"/>; one that cannot run (memory, layout, outside the profile)
     /// returns a result with <see cref="SimulationResult.Feasible"/> false and the reason — with throughput

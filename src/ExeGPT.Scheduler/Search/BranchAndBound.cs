@@ -104,7 +104,10 @@ public static class BranchAndBound
                 Release(block);
                 return;
             }
-            if (grid.MemoryMonotone && !grid.Evaluate(Corner(at, grid.MemoryDown)).Fits)
+            // Only a corner that was timed and did not fit proves memory short; an unknown one (NaN: outside the
+            // profile, no layout) says nothing about memory.
+            PerfPoint memory = grid.MemoryMonotone ? grid.Evaluate(Corner(at, grid.MemoryDown)) : default;
+            if (grid.MemoryMonotone && !memory.Fits && !double.IsNaN(memory.Throughput))
             {
                 Release(block);
                 return;

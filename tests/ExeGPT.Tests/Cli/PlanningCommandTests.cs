@@ -72,7 +72,7 @@ public sealed class PlanningCommandTests
     {
         CliOutcome text = CliRunner.Run(Args("schedule", "--latency", "1ms"));
         Assert.That(text.ExitCode, Is.Zero, text.Error);
-        Assert.That(text.Out, Does.Contain("unsatisfiable: no schedule meets p99-length latency <= 0.001 s; the tightest reachable is"));
+        Assert.That(text.Out, Does.Contain("unsatisfiable: no schedule meets p99-length latency <= 0.001 s; the tightest the search reached is"));
 
         using JsonDocument doc = JsonDocument.Parse(CliRunner.Succeed(Args("schedule", "--latency", "1ms", "--json")));
         JsonElement o = doc.RootElement;
@@ -80,7 +80,7 @@ public sealed class PlanningCommandTests
         Assert.That(o.GetProperty("schedule").ValueKind, Is.EqualTo(JsonValueKind.Null));
         Assert.That(o.GetProperty("policy").ValueKind, Is.EqualTo(JsonValueKind.Null));
         Assert.That(o.GetProperty("tightest_latency").GetDouble(), Is.GreaterThan(0.001));
-        Assert.That(o.GetProperty("reason").GetString(), Does.Contain("tightest reachable"));
+        Assert.That(o.GetProperty("reason").GetString(), Does.Contain("tightest the search reached"));
     }
 
     [Test]
