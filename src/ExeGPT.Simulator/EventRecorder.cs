@@ -33,11 +33,19 @@ internal static class EventRecorder
         return queries;
     }
 
-    /// <summary>Fills latency fields from the measured queries; the paper's latency is the mean end-to-end
-    /// latency of measured queries with the 99th-percentile output length (widening the window to at least
-    /// five queries), and 0 throughput fields are left to the caller.</summary>
-    public static SimulationResult Finish(SimulationContext ctx, SimulationResult partial, IEnumerable<SimQuery> all)
+    /// <summary>The event-level result: the expected one with the measured throughput and decode batch, and
+    /// latency statistics from the measured queries; the paper's latency is the mean end-to-end latency of
+    /// measured queries with the 99th-percentile output length (widening the window to at least five).</summary>
+    public static SimulationResult Finish(SimulationContext ctx, SimulationResult expected, double throughput, double decodeBatch,
+        IEnumerable<SimQuery> all)
     {
+        SimulationResult partial = expected with
+        {
+            Mode = SimulationMode.Event,
+            ThroughputSeqPerS = throughput,
+            ThroughputTokensPerS = throughput * ctx.Stats.OutputMean,
+            DecodeBatch = decodeBatch,
+        };
         var e2e = new List<double>();
         var ttft = new List<double>();
         var tpot = new List<double>();

@@ -87,14 +87,7 @@ internal static class EventSimulator
             }
         }
         double throughput = measuredCycles * be / (windowEnd - windowStart);
-        var partial = expected with
-        {
-            Mode = SimulationMode.Event,
-            ThroughputSeqPerS = throughput,
-            ThroughputTokensPerS = throughput * ctx.Stats.OutputMean,
-            DecodeBatch = batchCount > 0 ? batchSum / batchCount : 0,
-        };
-        return EventRecorder.Finish(ctx, partial, queries);
+        return EventRecorder.Finish(ctx, expected, throughput, batchCount > 0 ? batchSum / batchCount : 0, queries);
     }
 
     public static SimulationResult Waa(SimulationContext ctx, Schedule s, int devices, SimulationResult expected)
@@ -221,14 +214,7 @@ internal static class EventSimulator
         }
         if (double.IsNaN(windowEnd)) windowEnd = time;
         double throughput = measuredBatches * be / (windowEnd - windowStart);
-        var partial = expected with
-        {
-            Mode = SimulationMode.Event,
-            ThroughputSeqPerS = throughput,
-            ThroughputTokensPerS = throughput * ctx.Stats.OutputMean,
-            DecodeBatch = batchCount > 0 ? batchSum / batchCount : 0,
-        };
-        return EventRecorder.Finish(ctx, partial, queries);
+        return EventRecorder.Finish(ctx, expected, throughput, batchCount > 0 ? batchSum / batchCount : 0, queries);
     }
 
     public static SimulationResult Static(SimulationContext ctx, Schedule s, int devices, SimulationResult expected)
@@ -270,13 +256,7 @@ internal static class EventSimulator
             }
         }
         double throughput = batches * b / time;
-        var partial = expected with
-        {
-            Mode = SimulationMode.Event,
-            ThroughputSeqPerS = throughput,
-            ThroughputTokensPerS = throughput * ctx.Stats.OutputMean,
-        };
-        return EventRecorder.Finish(ctx, partial, queries);
+        return EventRecorder.Finish(ctx, expected, throughput, expected.DecodeBatch, queries);
     }
 
     public static SimulationResult Continuous(SimulationContext ctx, Schedule s, int devices, SimulationResult expected)
@@ -325,13 +305,6 @@ internal static class EventSimulator
         }
         if (double.IsNaN(windowEnd)) windowEnd = time;
         double throughput = measuredCount / (windowEnd - windowStart);
-        var partial = expected with
-        {
-            Mode = SimulationMode.Event,
-            ThroughputSeqPerS = throughput,
-            ThroughputTokensPerS = throughput * ctx.Stats.OutputMean,
-            DecodeBatch = batchCount > 0 ? batchSum / batchCount : 0,
-        };
-        return EventRecorder.Finish(ctx, partial, queries);
+        return EventRecorder.Finish(ctx, expected, throughput, batchCount > 0 ? batchSum / batchCount : 0, queries);
     }
 }
