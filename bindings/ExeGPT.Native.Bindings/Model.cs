@@ -74,6 +74,26 @@ public sealed unsafe class Model : IDisposable
     /// <exception cref="ArgumentException">A span's length does not match the batch and this shard, named in the message.</exception>
     public void Decode(KvCache cache, in Batch batch) => Run(cache, batch, decode: true);
 
+    /// <summary>Times attention, the rest of the layers and the all-reduces separately in every step (what the
+    /// profiler needs). It synchronises the backend around each attention call, so leave it off otherwise.</summary>
+    public void EnableStepTiming(bool enabled)
+    {
+        using var lease = Handle.Lease();
+        Check(exg_model_set_step_timing(Handle.Pointer, enabled ? (byte)1 : (byte)0));
+    }
+
+    /// <summary>Where the last step spent its time (parts are 0 unless <see cref="EnableStepTiming"/> is on).</summary>
+    public exg_step_timings LastStepTimings
+    {
+        get
+        {
+            var timings = new exg_step_timings { struct_size = (uint)sizeof(exg_step_timings) };
+            using var lease = Handle.Lease();
+            Check(exg_model_last_step_timings(Handle.Pointer, &timings));
+            return timings;
+        }
+    }
+
     /// <summary>Writes the whole model as a Hugging Face OPT checkpoint (config.json + model.safetensors).</summary>
     public void SaveCheckpoint(string dir, exg_dtype dtype)
     {

@@ -160,6 +160,32 @@ public unsafe struct exg_model_info
     public ulong parameter_bytes;
 }
 
+/// <summary>
+/// Where a shard's last prefill/decode step spent its time, in seconds of host wall clock: what the
+/// profiler needs to split a layer into attention and the rest (the paper's XProfiler tables). The parts
+/// are measured only while step timing is enabled, because timing them synchronises the backend around
+/// every attention call; otherwise they are 0 and only total_seconds is filled.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct exg_step_timings
+{
+    public uint struct_size;
+    /// <summary>layers the step ran</summary>
+    public int layers;
+    /// <summary>tokens it processed (sum of the batch's lengths)</summary>
+    public long tokens;
+    /// <summary>the whole step, validation to the last result</summary>
+    public double total_seconds;
+    /// <summary>the attention kernels of every layer</summary>
+    public double attention_seconds;
+    /// <summary>the rest of the layers: norms, projections, FFN, residuals</summary>
+    public double layer_rest_seconds;
+    /// <summary>tensor-parallel all-reduces</summary>
+    public double all_reduce_seconds;
+    /// <summary>embeddings, LM head, transfers between host and backend</summary>
+    public double outside_layers_seconds;
+}
+
 [StructLayout(LayoutKind.Sequential)]
 public unsafe struct exg_kv_cache_params
 {
@@ -338,6 +364,14 @@ public static unsafe partial class NativeMethods
     [LibraryImport(LibraryName, EntryPoint = "exg_model_get_info")]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial exg_status exg_model_get_info(exg_model* model, exg_model_info* @out);
+
+    [LibraryImport(LibraryName, EntryPoint = "exg_model_set_step_timing")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial exg_status exg_model_set_step_timing(exg_model* model, byte enabled);
+
+    [LibraryImport(LibraryName, EntryPoint = "exg_model_last_step_timings")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial exg_status exg_model_last_step_timings(exg_model* model, exg_step_timings* @out);
 
     /// <summary>
     /// Writes a whole model (one shard covering every layer, tp_size 1) as a Hugging Face OPT

@@ -202,6 +202,24 @@ EXG_API exg_status exg_model_create(exg_backend* backend, const exg_model_params
 EXG_API void exg_model_free(exg_model* model);
 EXG_API exg_status exg_model_get_info(const exg_model* model, exg_model_info* out);
 
+/* Where a shard's last prefill/decode step spent its time, in seconds of host wall clock: what the
+ * profiler needs to split a layer into attention and the rest (the paper's XProfiler tables). The parts
+ * are measured only while step timing is enabled, because timing them synchronises the backend around
+ * every attention call; otherwise they are 0 and only total_seconds is filled. */
+typedef struct exg_step_timings {
+    uint32_t struct_size;
+    int32_t layers;             /* layers the step ran */
+    int64_t tokens;             /* tokens it processed (sum of the batch's lengths) */
+    double total_seconds;       /* the whole step, validation to the last result */
+    double attention_seconds;   /* the attention kernels of every layer */
+    double layer_rest_seconds;  /* the rest of the layers: norms, projections, FFN, residuals */
+    double all_reduce_seconds;  /* tensor-parallel all-reduces */
+    double outside_layers_seconds; /* embeddings, LM head, transfers between host and backend */
+} exg_step_timings;
+
+EXG_API exg_status exg_model_set_step_timing(exg_model* model, uint8_t enabled);
+EXG_API exg_status exg_model_last_step_timings(const exg_model* model, exg_step_timings* out);
+
 /* Writes a whole model (one shard covering every layer, tp_size 1) as a Hugging Face OPT
  * checkpoint: <dir>/config.json and <dir>/model.safetensors in the given dtype. */
 EXG_API exg_status exg_model_save_checkpoint(const exg_model* model, const char* dir, int32_t dtype);

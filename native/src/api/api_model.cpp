@@ -59,6 +59,25 @@ EXG_API exg_status exg_model_get_info(const exg_model* model, exg_model_info* ou
     });
 }
 
+EXG_API exg_status exg_model_set_step_timing(exg_model* model, uint8_t enabled) {
+    return guard([&] {
+        require_arg(model, "exg_model_set_step_timing", "model");
+        std::lock_guard<std::mutex> lock(model->state->mu);
+        model->state->impl->set_step_timing(enabled != 0);
+    });
+}
+
+EXG_API exg_status exg_model_last_step_timings(const exg_model* model, exg_step_timings* out) {
+    return guard([&] {
+        require_arg(model, "exg_model_last_step_timings", "model");
+        require_struct(out, "exg_model_last_step_timings", "out");
+        std::lock_guard<std::mutex> lock(model->state->mu);
+        const uint32_t size = out->struct_size;
+        *out = model->state->impl->last_step_timings();
+        out->struct_size = size;
+    });
+}
+
 EXG_API exg_status exg_model_save_checkpoint(const exg_model* model, const char* dir, int32_t dtype) {
     return guard([&] {
         require_arg(model, "exg_model_save_checkpoint", "model");

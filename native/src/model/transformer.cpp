@@ -1,8 +1,10 @@
 #include "model/transformer.h"
 
-#include "core/error.h"
-
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+
+#include "core/error.h"
 
 namespace exg {
 
@@ -79,7 +81,16 @@ void Transformer::validate(const KvCache& cache, const exg_batch& b, bool decode
     }
 }
 
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+}  // namespace
+
 void Transformer::forward(KvCache& cache, const exg_batch& b, bool decode) {
+    const auto start = Clock::now();
+    exg_step_timings timings{};
+    timings.struct_size = sizeof(exg_step_timings);
+    timings_ = timings;   // a failed step leaves zeros, not the previous step's figures
     validate(cache, b, decode);
     const auto& c = spec_.config;
     const int64_t tokens = static_cast<int64_t>(q_start_.back()) + len_.back();
@@ -95,14 +106,30 @@ void Transformer::forward(KvCache& cache, const exg_batch& b, bool decode) {
     if (spec_.first_stage()) embed(b, tokens);
     else backend_->upload(h_.data(), b.hidden_in, static_cast<size_t>(tokens * hidden) * f);
 
+    if (timing_enabled_) backend_->synchronize();
+    const auto layers_start = Clock::now();
+    step_attention_ = step_reduce_ = 0;
     for (int32_t l = spec_.layer_begin; l < spec_.layer_end; ++l)
         block(weights_.layers[static_cast<size_t>(l - spec_.layer_begin)], l - spec_.layer_begin, cache, tokens);
+    if (timing_enabled_) backend_->synchronize();
+    const double layers_seconds = seconds_since(layers_start);
 
     if (spec_.last_stage()) head(b);
     else backend_->download(b.hidden_out, h_.data(), static_cast<size_t>(tokens * hidden) * f);
     backend_->synchronize();
     // Only a step that ran to completion extends the sequences; a failed step leaves them as they were.
     for (size_t s = 0; s < len_.size(); ++s) cache.advance(slot_[s], len_[s]);
+
+    timings.layers = spec_.layer_end - spec_.layer_begin;
+    timings.tokens = tokens;
+    timings.total_seconds = seconds_since(start);
+    if (timing_enabled_) {
+        timings.attention_seconds = step_attention_;
+        timings.all_reduce_seconds = step_reduce_;
+        timings.layer_rest_seconds = std::max(0.0, layers_seconds - step_attention_ - step_reduce_);
+        timings.outside_layers_seconds = std::max(0.0, timings.total_seconds - layers_seconds);
+    }
+    timings_ = timings;
 }
 
 void Transformer::embed(const exg_batch& b, int64_t tokens) {
@@ -124,7 +151,9 @@ void Transformer::embed(const exg_batch& b, int64_t tokens) {
 void Transformer::reduce(float* data, int64_t count) {
     if (spec_.tp_size > 1) {
         backend_->synchronize();
+        const auto start = Clock::now();
         comm_->all_reduce_sum(data, static_cast<size_t>(count));
+        if (timing_enabled_) step_reduce_ += seconds_since(start);
     }
 }
 
@@ -142,9 +171,15 @@ void Transformer::block(const LayerWeights& w, int32_t layer, KvCache& cache, in
     }
     backend_->gemm({tokens, 3 * lh, hidden, in, hidden, w.qkv_w.f32(), hidden, w.qkv_b.f32(), qkv_.f32(), 3 * lh, -1});
     const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim(c)));
+    if (timing_enabled_) backend_->synchronize();
+    const auto attention_start = Clock::now();
     backend_->attention({static_cast<int32_t>(len_.size()), slot_.data(), q_start_.data(), len_.data(), past_.data(),
                          qkv_.f32(), 3 * lh, attn_.f32(), lh, cache.keys(layer), cache.values(layer), cache.slot_stride(),
                          cache.head_stride(), spec_.local_heads(), head_dim(c), scale});
+    if (timing_enabled_) {
+        backend_->synchronize();
+        step_attention_ += seconds_since(attention_start);
+    }
     backend_->gemm({tokens, hidden, lh, attn_.f32(), lh, w.out_w.f32(), lh, rank0 ? w.out_b.f32() : nullptr, proj_.f32(), hidden, -1});
     reduce(proj_.f32(), tokens * hidden);
     backend_->add(h_.f32(), proj_.f32(), tokens * hidden);

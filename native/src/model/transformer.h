@@ -20,6 +20,10 @@ public:
 
     void forward(KvCache& cache, const exg_batch& batch, bool decode);
 
+    // Per-part timing of each step (synchronises the backend around attention; off by default).
+    void set_step_timing(bool enabled) { timing_enabled_ = enabled; }
+    const exg_step_timings& last_step_timings() const { return timings_; }
+
     const ShardSpec& spec() const { return spec_; }
     const ShardWeights& weights() const { return weights_; }
     Backend* backend() const { return backend_; }
@@ -42,6 +46,10 @@ private:
     std::vector<uint8_t> seen_slot_;
     // Device workspaces, grown on demand and kept.
     Buffer h_, x_, qkv_, attn_, proj_, ffn_, emb_, last_, last_proj_, logits_;
+
+    bool timing_enabled_ = false;
+    exg_step_timings timings_{};
+    double step_attention_ = 0, step_reduce_ = 0;  // accumulated over the layers of the current step
 };
 
 }  // namespace exg
