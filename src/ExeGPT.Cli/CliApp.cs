@@ -27,6 +27,7 @@ public static class CliApp
         root.Options.Add(verbose);
         root.Subcommands.Add(GenerateCommand.Create(verbose));
         root.Subcommands.Add(PresetsCommand.Create(verbose));
+        root.Subcommands.Add(ProfileCommand.Create(verbose));
         root.Subcommands.Add(CheckpointCommand.Create(verbose));
         root.Subcommands.Add(ScheduleCommand.Create(verbose));
         root.Subcommands.Add(SimulateCommand.Create(verbose));

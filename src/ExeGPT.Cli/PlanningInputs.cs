@@ -75,6 +75,10 @@ internal sealed class PlanningInputs
         if (parse.GetValue(Profile) is string path)
         {
             ProfileTables tables = ProfileJson.Read(path);
+            // A measured profile says at which precision the engine ran (the CPU backend computes in FP32):
+            // plan the model's memory at that precision rather than refusing the preset's FP16 default.
+            if (tables.Metadata.Kind == ProfileKind.Measured)
+                model = model with { DtypeBytes = tables.Metadata.Model.DtypeBytes };
             tables.RequireMatches(model);
             profile = tables;
         }
