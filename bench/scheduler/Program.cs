@@ -106,16 +106,13 @@ var summary = new Dictionary<string, object?>
     ["median_exhaustive_elapsed_ms"] = Median(rows.Select(r => (double)r["exhaustive_elapsed_ms"]!)),
     ["median_evaluation_ratio"] = Median(rows.Select(r => (int)r["bb_evaluations"]! / (double)(int)r["exhaustive_evaluations"]!)),
 };
-string cpu = File.Exists("/proc/cpuinfo")
-    ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown"
-    : "unknown";
 var document = new Dictionary<string, object?>
 {
     ["benchmark"] = "scheduler: branch-and-bound vs exhaustive (expected-value simulator, analytic profiles)",
     ["date_utc"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
     ["machine"] = new Dictionary<string, object?>
     {
-        ["cpu"] = cpu, ["logical_cores"] = Environment.ProcessorCount,
+        ["cpu"] = HostCpu.Name, ["logical_cores"] = Environment.ProcessorCount,
         ["os"] = RuntimeInformation.OSDescription, ["runtime"] = RuntimeInformation.FrameworkDescription,
     },
     ["summary"] = summary,

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using ExeGPT.Core;
+using ExeGPT.Core.Clusters;
 using ExeGPT.Core.Models;
 using ExeGPT.Core.Profiles;
 using ExeGPT.Native;
@@ -146,14 +147,8 @@ public static class XProfiler
 
     private static ProfileTable1D Rename(ProfileTable1D t, string name) => new(name, null, t.Axis, t.Times.ToArray());
 
-    private static string DeviceName(int threads)
-    {
-        string cpu = "cpu";
-        if (File.Exists("/proc/cpuinfo"))
-            cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))
-                ?.Split(':', 2)[1].Trim() ?? cpu;
-        return $"{cpu}, {(threads > 0 ? threads : Environment.ProcessorCount)} threads";
-    }
+    private static string DeviceName(int threads) =>
+        $"{HostCpu.Name}, {(threads > 0 ? threads : Environment.ProcessorCount)} threads";
 
     private static string EngineVersion() =>
         $"exegpt api {NativeMethods.ApiVersion}, {typeof(XProfiler).Assembly.GetName().Version}, {RuntimeInformation.OSArchitecture}";

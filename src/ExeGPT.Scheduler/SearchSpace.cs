@@ -60,9 +60,7 @@ public sealed class SearchSpace
         double total = (double)ctx.Cluster.TotalDevices * ctx.Cluster.Device.UsableMemoryBytes;
         bool twoCopies = policy is Policy.WaaC or Policy.WaaM && model.Architecture == Core.Models.ModelArchitecture.DecoderOnly;
         double weights = model.WeightBytes * (twoCopies ? 2.0 : 1.0);
-        double slot = (double)model.KvBytesPerTokenPerLayer * model.DecoderLayers
-            * (ctx.Stats.MaxSlotLength + (model.Architecture == Core.Models.ModelArchitecture.EncoderDecoder ? ctx.Stats.InputMax : 0));
-        double slots = (total - weights) / slot;
+        double slots = (total - weights) / ctx.KvSlotBytes;
         // WAA holds B_E·E[d] running queries plus a merging batch for every query encoded per iteration.
         if (policy is Policy.WaaC or Policy.WaaM)
             slots /= ctx.Stats.StepsMean + 1;

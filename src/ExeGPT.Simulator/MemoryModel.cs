@@ -20,13 +20,14 @@ internal static class MemoryModel
 
     /// <summary>Self-attention (and, for encoder-decoder models, cross-attention) KV for
     /// <paramref name="slots"/> sequences of up to <paramref name="slotLength"/> tokens.</summary>
-    public static long DecodeKv(ModelSpec model, in Stage stage, double slots, double slotLength, double inputLength)
-    {
-        double perLayer = model.KvBytesPerTokenPerLayer * slots * slotLength;
-        if (model.Architecture == ModelArchitecture.EncoderDecoder)
-            perLayer += model.KvBytesPerTokenPerLayer * slots * inputLength;
-        return (long)(perLayer * stage.DecodeLayers / stage.Tp);
-    }
+    public static long DecodeKv(ModelSpec model, in Stage stage, double slots, double slotLength, double inputLength) =>
+        (long)(slots * SlotBytesPerLayer(model, slotLength, inputLength) * stage.DecodeLayers / stage.Tp);
+
+    /// <summary>One slot's KV in one decoder layer: self-attention over <paramref name="slotLength"/> tokens, plus
+    /// cross-attention over <paramref name="inputLength"/> encoder outputs for encoder-decoder models.</summary>
+    public static double SlotBytesPerLayer(ModelSpec model, double slotLength, double inputLength) =>
+        (double)model.KvBytesPerTokenPerLayer
+        * (slotLength + (model.Architecture == ModelArchitecture.EncoderDecoder ? inputLength : 0));
 
     /// <summary>KV a prefill-only stage keeps for <paramref name="sequences"/> prompts until they are handed off.</summary>
     public static long PrefillKv(ModelSpec model, in Stage stage, double sequences, double inputLength) =>

@@ -58,6 +58,9 @@ public sealed class SimulationContext
     /// <summary>Derived workload statistics.</summary>
     public WorkloadStats Stats { get; }
 
+    /// <summary>Bytes of one KV-cache slot (longest input + output, no paging) across every decoder layer.</summary>
+    public double KvSlotBytes => MemoryModel.SlotBytesPerLayer(Model, Stats.MaxSlotLength, Stats.InputMax) * Model.DecoderLayers;
+
     /// <summary>The steady-state RRA decode phase for one N_D (cached: it depends on the workload only).</summary>
     internal RraPhaseShape RraShape(int decodeIterations)
     {

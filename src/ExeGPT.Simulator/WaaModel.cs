@@ -105,11 +105,10 @@ internal static class WaaModel
             reason = $"{encGroups.Length} encoder / {decGroups.Length} decoder stages exceed the model's layers";
             return null;
         }
-        int[] none = new int[Math.Max(encGroups.Length, decGroups.Length)];
         return new Plan
         {
-            Encoder = Pipeline.Build(ctx.Cluster, encGroups, encLayers, none[..encGroups.Length]),
-            Decoder = Pipeline.Build(ctx.Cluster, decGroups, none[..decGroups.Length], decLayers),
+            Encoder = Pipeline.Build(ctx.Cluster, encGroups, encLayers, new int[encGroups.Length]),
+            Decoder = Pipeline.Build(ctx.Cluster, decGroups, new int[decGroups.Length], decLayers),
             Costs = costs,
             Context = ctx,
             MicroBatches = s.MicroBatches,

@@ -15,9 +15,7 @@ public sealed class WorkloadStats
         InputMean = input.Mean;
         InputRms = Math.Sqrt(input.Expectation(s => (double)s * s));
         InputMax = input.Max;
-        OutputMax = output.Max;
         OutputP99 = output.Quantile(0.99);
-        StepsMin = DecodeSteps(output.Min);
         StepsMax = DecodeSteps(output.Max);
         StepsProbability = new double[StepsMax + 1];
         for (int s = output.Min; s <= output.Max; s++)
@@ -55,17 +53,11 @@ public sealed class WorkloadStats
     /// <summary>E[output length].</summary>
     public double OutputMean { get; }
 
-    /// <summary>Longest output.</summary>
-    public int OutputMax { get; }
-
     /// <summary>99th-percentile output length: the paper's latency target.</summary>
     public int OutputP99 { get; }
 
     /// <summary>P(decode steps = d), d = 0..StepsMax.</summary>
     public double[] StepsProbability { get; }
-
-    /// <summary>Fewest decode steps.</summary>
-    public int StepsMin { get; }
 
     /// <summary>Most decode steps.</summary>
     public int StepsMax { get; }
