@@ -45,7 +45,7 @@ function Invoke-Checked([scriptblock]$Block) {
 function Show-Usage {
     Write-Host @"
 usage: ./build.ps1 [command] [args...]
-  setup | build (default) | test | run [generate args] | bench [args] | bindings [--check] | publish | clean
+  setup | build (default) | test | run [run args] | generate [args] | bench [args] | bindings [--check] | publish | clean
   (the same commands as ./build.sh; see README.md)
 "@
 }
@@ -191,6 +191,12 @@ function Test-Given([string[]]$Names, [string[]]$Arguments) {
 
 function Invoke-Run([string[]]$Arguments) {
     Invoke-Build
+    # The main job (profile -> schedule -> run -> measured next to predicted); its defaults live in the CLI.
+    Invoke-Checked { & "$BinDir/exegpt.exe" run @Arguments }
+}
+
+function Invoke-Generate([string[]]$Arguments) {
+    Invoke-Build
     # Defaults only for what the caller did not choose: a repeated option is an error to the CLI.
     $defaults = @()
     if (-not (Test-Given '--model', '-m' $Arguments)) { $defaults += '--model', 'opt-125m' }
@@ -242,6 +248,7 @@ switch ($Command) {
     'build' { Invoke-Build }
     'test' { Invoke-Test }
     'run' { Invoke-Run $rest }
+    'generate' { Invoke-Generate $rest }
     'bench' { Invoke-Bench $rest }
     'bindings' { Invoke-Bindings $rest }
     'publish' { Invoke-Publish }

@@ -40,7 +40,9 @@ usage: ./build.sh [command] [args...]
   setup                 install missing system packages (apt), check the .NET SDK, restore NuGet packages
   build                 (default) setup, build the native engine and the solution, put the CLI in $BIN_DIR/
   test                  build, check the generated bindings, run CTest and NUnit; last line: N passed, N failed, N skipped
-  run [generate args]   build, then: exegpt generate --model $DEFAULT_MODEL --prompt-tokens ... --max-new-tokens $DEFAULT_MAX_NEW_TOKENS --greedy
+  run [run args]        build, then the main job: exegpt run (profile -> schedule -> run opt-125m on 2 CPU ranks, task S;
+                        measured next to predicted for the chosen schedule, the best of the other family and static batching)
+  generate [args]       build, then: exegpt generate --model $DEFAULT_MODEL --prompt-tokens ... --max-new-tokens $DEFAULT_MAX_NEW_TOKENS --greedy
                         (an option you pass replaces its default)
   bench [args]          build, then run the native benchmark (JSON in bench/results/cpu-<host>.json unless --out FILE)
   bench scheduler [--quick]  build, then time branch-and-bound against exhaustive search (bench/results/scheduler-<host>.json)
@@ -266,6 +268,14 @@ given() {
 
 cmd_run() {
     cmd_build
+    # The main job: profile (cached) -> schedule -> run on CPU ranks -> measured next to predicted. Its defaults
+    # (opt-125m, cpux2, task S, 96 queries, an automatic bound) live in the CLI; options passed here override them.
+    log "$BIN_DIR/exegpt run $*"
+    exec "$BIN_DIR/exegpt" run "$@"
+}
+
+cmd_generate() {
+    cmd_build
     # Defaults only for what the caller did not choose: a repeated option is an error to the CLI.
     local defaults=()
     given --model,-m "$@" || defaults+=(--model "$DEFAULT_MODEL")
@@ -340,6 +350,7 @@ case $subcommand in
     build) no_args "$@"; cmd_build ;;
     test) no_args "$@"; cmd_test ;;
     run) cmd_run "$@" ;;
+    generate) cmd_generate "$@" ;;
     bench) cmd_bench "$@" ;;
     bindings) cmd_bindings "$@" ;;
     publish) no_args "$@"; cmd_publish ;;

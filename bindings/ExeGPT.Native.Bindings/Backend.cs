@@ -1,4 +1,5 @@
 using ExeGPT.Native.Handles;
+using ExeGPT.Native.Internal;
 using ExeGPT.Native.Interop;
 using static ExeGPT.Native.Internal.NativeStatus;
 using static ExeGPT.Native.Interop.NativeMethods;
@@ -50,6 +51,45 @@ public sealed unsafe class Backend : IDisposable
     {
         NativeLibraryLoader.EnsureLoaded();
         return exg_backend_available((int)kind) != 0;
+    }
+
+    /// <summary>
+    /// Loads a kernel plug-in (a shared library implementing <c>exegpt_kernels.h</c>): models created on this backend
+    /// afterwards run its attention and/or FFN instead of the engine's own; models created before keep the engine's.
+    /// One library per backend, CPU backends only.
+    /// </summary>
+    /// <param name="path">The library file (relative to the working directory; the library search path is not used).</param>
+    /// <exception cref="ExgException">The file is missing (EXG_ERR_IO), not a kernel library (EXG_ERR_FORMAT), built
+    /// for another kernel ABI version or loaded into a non-CPU backend (EXG_ERR_UNSUPPORTED), or a library is already
+    /// loaded (EXG_ERR_INVALID_ARGUMENT); the message names the path.</exception>
+    public void LoadKernelLibrary(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        using var utf8 = new Utf8String(path, stackalloc byte[512], nameof(path));
+        using var lease = Handle.Lease();
+        fixed (byte* p = utf8)
+            Check(exg_backend_load_kernel_library(Handle.Pointer, p));
+    }
+
+    /// <summary>The loaded kernel plug-in's name (from its table), or null when the backend runs only its own kernels.</summary>
+    public string? KernelLibraryName
+    {
+        get
+        {
+            using var lease = Handle.Lease();
+            var name = exg_backend_kernel_library_name(Handle.Pointer);
+            return name == null ? null : Utf8.ToString(name);
+        }
+    }
+
+    /// <summary>The ops the loaded kernel plug-in replaces (<see cref="exg_kernel_op"/> flags, combined with |).</summary>
+    public exg_kernel_op KernelOps
+    {
+        get
+        {
+            using var lease = Handle.Lease();
+            return (exg_kernel_op)exg_backend_kernel_ops(Handle.Pointer);
+        }
     }
 
     /// <summary>Releases the backend once every model and buffer created on it is released too.</summary>

@@ -25,6 +25,7 @@ public static class CliApp
         };
         var root = new RootCommand("ExeGPT: LLM inference on the ExeGPT native engine.");
         root.Options.Add(verbose);
+        root.Subcommands.Add(RunCommand.Create(verbose));
         root.Subcommands.Add(GenerateCommand.Create(verbose));
         root.Subcommands.Add(PresetsCommand.Create(verbose));
         root.Subcommands.Add(ProfileCommand.Create(verbose));

@@ -1,23 +1,42 @@
+using System.Diagnostics;
 using ExeGPT.Native;
 using ExeGPT.Native.Interop;
 
 namespace ExeGPT.Profiler;
 
-/// <summary>Runs timed prefill and decode steps of (batch, length) on one cache, reusing its buffers.</summary>
+/// <summary>Runs timed prefill and decode steps of (batch, length) on one cache, reusing its buffers. Before every
+/// timed step the caches are flushed: a real model streams many layers' weights and KV through them, so each layer
+/// finds its own cold, while a one-layer profile would otherwise find everything still cached from the last repeat
+/// (measured on a 32 MiB L3: a TP-2 decode step timed ~2x too fast). Decode steps also time the greedy sampling of
+/// their rows and add it to <c>outside_layers_seconds</c>, the last stage's per-step work outside the layers.</summary>
 internal sealed class StepRunner(Model model, KvCache cache, int vocab, int maxBatch, int maxLength)
 {
+    /// <summary>Bytes written between timed steps: twice the last-level cache of the machines we profile on.</summary>
+    private const int FlushBytes = 64 << 20;
+    private static readonly SamplingOptions Greedy = new(Greedy: true);
+    private readonly byte[] _flush = GC.AllocateUninitializedArray<byte>(FlushBytes);
+    private readonly ulong[] _rng = new ulong[maxBatch];
+    private readonly int[] _sampled = new int[maxBatch];
+    private byte _flushValue;
     private readonly int[] _slots = new int[maxBatch];
     private readonly int[] _lens = new int[maxBatch];
     private readonly int[] _tokens = new int[maxBatch * maxLength];
     private readonly float[] _logits = new float[maxBatch * vocab];
+    private int _decodeBatch, _decodeLength; // the sequences a decode sweep is extending (0: none)
+
+    /// <summary>The cache the steps run on.</summary>
+    public KvCache Cache => cache;
+
+    /// <summary>Slots of the last <see cref="PrefillKept"/>.</summary>
+    public ReadOnlySpan<int> Slots => _slots;
 
     /// <summary>Prefills <paramref name="batch"/> prompts of <paramref name="length"/> tokens into fresh slots.</summary>
     public exg_step_timings Prefill(int batch, int length)
     {
-        Allocate(batch);
+        FlushCaches();
+        PrefillKept(batch, length);
         try
         {
-            RunPrefill(batch, length);
             return model.LastStepTimings;
         }
         finally
@@ -26,30 +45,82 @@ internal sealed class StepRunner(Model model, KvCache cache, int vocab, int maxB
         }
     }
 
-    /// <summary>Prefills contexts of <paramref name="context"/> − 1 tokens (untimed), then times
-    /// <paramref name="steps"/> decode steps, the first attending over <paramref name="context"/> tokens.</summary>
+    /// <summary>Times <paramref name="steps"/> decode steps of <paramref name="batch"/> sequences, the first attending
+    /// over <paramref name="context"/> tokens. Successive calls with the same batch and growing contexts extend the
+    /// same sequences (an untimed prefill appends the missing tokens), so a sweep over contexts prefills each
+    /// sequence once rather than once per context; <see cref="EndDecode"/> frees them.</summary>
     public exg_step_timings[] Decode(int batch, int context, int steps)
     {
-        Allocate(batch);
+        if (_decodeBatch != batch || _decodeLength > context - 1)
+        {
+            EndDecode();
+            for (int i = 0; i < batch; i++) _slots[i] = cache.AllocSlot();
+            _decodeBatch = batch;
+            _decodeLength = 0;
+        }
         try
         {
-            RunPrefill(batch, context - 1);
+            if (context - 1 > _decodeLength)
+                RunPrefill(batch, context - 1 - _decodeLength);
+            _decodeLength = context - 1;
+            // The first timed step must attend over exactly `context` tokens: check the cache agrees.
+            if (cache.SeqLen(_slots[0]) != _decodeLength)
+                throw new InvalidOperationException(
+                    $"decode sweep: slot {_slots[0]} holds {cache.SeqLen(_slots[0])} tokens, expected {_decodeLength}");
             var timings = new exg_step_timings[steps];
             for (int s = 0; s < steps; s++)
             {
                 for (int i = 0; i < batch; i++) _tokens[i] = (s * 31 + i) % vocab;
                 var step = new Batch { Slots = _slots.AsSpan(0, batch), TokenIds = _tokens.AsSpan(0, batch), LogitsOut = _logits.AsSpan(0, batch * vocab) };
+                FlushCaches();
                 model.Decode(cache, in step);
+                _decodeLength++;
                 timings[s] = model.LastStepTimings;
+                long sampling = Stopwatch.GetTimestamp();
+                Sampler.Sample(_logits.AsSpan(0, batch * vocab), batch, vocab, Greedy, _rng.AsSpan(0, batch), _sampled.AsSpan(0, batch));
+                timings[s].outside_layers_seconds += Stopwatch.GetElapsedTime(sampling).TotalSeconds;
             }
             return timings;
         }
-        finally
+        catch
         {
-            Free(batch);
+            EndDecode();
+            throw;
         }
     }
 
+    private void FlushCaches()
+    {
+        _flushValue++;
+        _flush.AsSpan().Fill(_flushValue);
+    }
+
+    /// <summary>Frees the sequences of the last <see cref="Decode"/> calls.</summary>
+    public void EndDecode()
+    {
+        if (_decodeBatch > 0)
+            Free(_decodeBatch);
+        _decodeBatch = 0;
+    }
+
+    /// <summary>Prefills <paramref name="batch"/> prompts of <paramref name="length"/> tokens into fresh slots
+    /// (<see cref="Slots"/>) and keeps them; <see cref="Free"/> releases them.</summary>
+    public void PrefillKept(int batch, int length)
+    {
+        EndDecode();
+        for (int i = 0; i < batch; i++) _slots[i] = cache.AllocSlot();
+        try
+        {
+            RunPrefill(batch, length);
+        }
+        catch
+        {
+            Free(batch);
+            throw;
+        }
+    }
+
+    /// <summary>Appends <paramref name="length"/> tokens to each of the first <paramref name="batch"/> slots.</summary>
     private void RunPrefill(int batch, int length)
     {
         for (int i = 0; i < batch; i++) _lens[i] = length;
@@ -62,12 +133,8 @@ internal sealed class StepRunner(Model model, KvCache cache, int vocab, int maxB
         model.Prefill(cache, in prefill);
     }
 
-    private void Allocate(int batch)
-    {
-        for (int i = 0; i < batch; i++) _slots[i] = cache.AllocSlot();
-    }
-
-    private void Free(int batch)
+    /// <summary>Frees the first <paramref name="batch"/> slots of <see cref="Slots"/>.</summary>
+    public void Free(int batch)
     {
         for (int i = 0; i < batch; i++) cache.FreeSlot(_slots[i]);
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using ExeGPT.Core;
 using ExeGPT.Core.Clusters;
@@ -6,92 +5,102 @@ using ExeGPT.Core.Models;
 using ExeGPT.Core.Profiles;
 using ExeGPT.Native;
 using ExeGPT.Native.Interop;
+using Microsoft.Extensions.Logging;
 
 namespace ExeGPT.Profiler;
 
-/// <summary>What to profile.</summary>
-/// <param name="Config">The model's shape (a preset or a checkpoint's config); weights are seeded random.</param>
-/// <param name="ModelName">Name recorded in the profile's fingerprint.</param>
-/// <param name="Grid">Batch sizes and lengths to time.</param>
-/// <param name="Threads">CPU threads (0: every core).</param>
-/// <param name="Seed">Seed of the random weights.</param>
-public sealed record ProfileRequest(exg_model_config Config, string ModelName, ProfileGrid Grid, int Threads = 0, ulong Seed = 1);
-
-/// <summary>The paper's XProfiler on the real engine (CPU backend, tensor-parallel degree 1 for now): one layer
-/// of the model is built with seeded weights and every grid point is prefilled or decoded with per-part step
-/// timing on, so attention and the rest of the layer are measured separately; the median of the repeats is
-/// kept and the spread (max − min) recorded. Point-to-point sends are timed as host memory copies (CPU ranks
-/// share one machine). The result is a measured profile in the same format as the analytic one.</summary>
+/// <summary>The paper's XProfiler on the real engine: one layer of the model is built with seeded weights on every
+/// rank of the host (cluster <c>cpux&lt;Ranks&gt;</c>) and every grid point is prefilled or decoded by all ranks at
+/// once with per-part step timing on, for every TP degree, so attention and the rest of the layer are measured
+/// separately, as the runner will run them. Also measured: the engine's all-reduce per TP degree, the KV hand-off
+/// through pinned host buffers, and host copies for the other sends. The result is a measured profile in the same
+/// format as the analytic one, with the achieved fraction of the device's roofline per point.</summary>
 public static class XProfiler
 {
-    /// <summary>The profile; <paramref name="progress"/> receives (points done, points in all).</summary>
-    public static ProfileTables Profile(ProfileRequest request, IProgress<(int Done, int Total)>? progress = null)
+    /// <summary>Measures the profile; <paramref name="progress"/> hears of every point.</summary>
+    /// <exception cref="SpecException">A bad grid, rank count, TP degree or plug-in path, naming the value.</exception>
+    public static ProfileTables Profile(ProfileRequest request, IProgress<ProfileProgress>? progress = null)
     {
+        ArgumentNullException.ThrowIfNull(request);
+        Validate(request);
         exg_model_config config = request.Config;
         ProfileGrid grid = request.Grid;
-        grid.Validate(config.max_positions);
-        if (grid.Lengths[0] < 2)
-            throw new SpecException("profile grid: lengths start at 2 (a decode context of 1 has no prompt to prefill)");
         ModelSpec spec = ModelSpecOf(config, request.ModelName);
+        IReadOnlyList<int> degrees = request.Degrees;
 
         // One layer is enough: every layer of the model has the same shape, and timings are per layer.
         exg_model_config oneLayer = config;
         oneLayer.num_layers = 1;
-        using Backend backend = Backend.CreateCpu(request.Threads);
-        using Model model = Model.Create(backend, new ModelOptions { Config = oneLayer, Seed = request.Seed });
-        model.EnableStepTiming(true);
-        int maxBatch = grid.Batches[^1], maxLength = grid.Lengths[^1];
-        using var cache = new KvCache(model, maxBatch, maxLength + grid.Repeats + 1);
-        var runner = new StepRunner(model, cache, config.vocab_size, maxBatch, maxLength);
+        ClusterSpec? cluster = RooflineCluster(request);
+        AnalyticCostModel? costs = cluster is null ? null : new AnalyticCostModel(spec, cluster);
 
-        int total = 2 * grid.Batches.Count * grid.Lengths.Count, done = 0;
-        for (int w = 0; w < grid.Warmup; w++)
-            runner.Prefill(grid.Batches[0], grid.Lengths[0]);
+        // The largest activation all-reduced: a prefill of the largest batch at the longest length.
+        IReadOnlyList<long> allReduceSizes =
+            AllReduceTable.Sizes((long)grid.MaxBatch * grid.Lengths[^1] * config.hidden_size * sizeof(float));
+        int total = degrees.Count * (grid.PrefillRows.Count + grid.Batches.Count) * grid.Lengths.Count
+            + degrees.Count(d => d > 1) * allReduceSizes.Count
+            + KvHandOffTable.Points(grid, config.num_layers).Count + HostCopyTable.Points;
+        var counter = new ProgressCounter(total, progress);
 
-        int rows = grid.Batches.Count, cols = grid.Lengths.Count;
-        double[] prefillAttention = new double[rows * cols], prefillSpread = new double[rows * cols];
-        double[] decodeAttention = new double[rows * cols], decodeSpread = new double[rows * cols];
-        var prefillRest = new SortedDictionary<int, List<double>>();
-        var decodeRest = new SortedDictionary<int, List<double>>();
-        var attention = new double[grid.Repeats];
-        var rest = new double[grid.Repeats];
-        for (int i = 0; i < rows; i++)
+        var layers = new List<TensorParallelTables>();
+        var allReduce = new List<ProfileTable1D>();
+        string? kernelLibrary = null;
+        foreach (int d in degrees)
         {
-            int b = grid.Batches[i];
-            for (int j = 0; j < cols; j++)
-            {
-                int s = grid.Lengths[j];
-                for (int r = 0; r < grid.Repeats; r++)
-                    (attention[r], rest[r]) = PerLayer(runner.Prefill(b, s));
-                (prefillAttention[i * cols + j], prefillSpread[i * cols + j]) = MedianAndSpread(attention);
-                Add(prefillRest, b * s, Median(rest));
-                progress?.Report((++done, total));
-
-                var steps = runner.Decode(b, s, grid.Repeats);
-                for (int r = 0; r < grid.Repeats; r++)
-                    (attention[r], rest[r]) = PerLayer(steps[r]);
-                (decodeAttention[i * cols + j], decodeSpread[i * cols + j]) = MedianAndSpread(attention);
-                Add(decodeRest, b, Median(rest));
-                progress?.Report((++done, total));
-            }
+            // The decode points prefill context − 1 tokens and then step Repeats times.
+            using var ranks = new RankGroups(request, oneLayer, d, grid.MaxBatch, grid.Lengths[^1] + grid.Repeats);
+            kernelLibrary ??= ranks.KernelLibraryName ?? (request.KernelLibrary is { } file ? Path.GetFileName(file) : null);
+            var inSitu = new SortedDictionary<int, List<double>>();
+            layers.Add(LayerTables.Measure(ranks, grid, costs, counter, inSitu, config.hidden_size));
+            if (d > 1)
+                allReduce.Add(AllReduceTable.WithInSitu(
+                    AllReduceTable.Measure(ranks, allReduceSizes, Math.Max(3, grid.Repeats), counter), inSitu));
         }
+        ProfileTable1D hostStaged;
+        using (var handOff = new KvHandOffTable(request, oneLayer, config.num_layers))
+            hostStaged = handOff.Measure(grid, counter);
+        ProfileTable1D send = HostCopyTable.Measure(ProfileTables.SendIntraNodeName, counter);
 
-        var batch = new ProfileAxis("batch", grid.Batches.Select(v => (double)v));
-        var layers = new TensorParallelTables(1,
-            new ProfileTable2D(TensorParallelTables.EncoderAttentionName, 1, batch,
-                new ProfileAxis("seq_len", grid.Lengths.Select(v => (double)v)), prefillAttention, prefillSpread),
-            Table1D(TensorParallelTables.EncoderRestName, "tokens", prefillRest),
-            new ProfileTable2D(TensorParallelTables.DecoderAttentionName, 1, batch,
-                new ProfileAxis("context", grid.Lengths.Select(v => (double)v)), decodeAttention, decodeSpread),
-            null,
-            Table1D(TensorParallelTables.DecoderRestName, "tokens", decodeRest));
-        ProfileTable1D send = HostCopyTable(ProfileTables.SendIntraNodeName);
-        var metadata = new ProfileMetadata(ProfileKind.Measured, ModelFingerprint.Of(spec), DeviceName(request.Threads), "cpu",
-            EngineVersion(), DateTime.UtcNow,
-            $"XProfiler, one layer, seed {request.Seed}; batches {string.Join(",", grid.Batches)}; lengths " +
-            $"{string.Join(",", grid.Lengths)}; median of {grid.Repeats}; sends are host memory copies");
-        return new ProfileTables(metadata, [layers], [], send,
-            Rename(send, ProfileTables.SendInterNodeName), Rename(send, ProfileTables.SendHostStagedName));
+        var metadata = new ProfileMetadata(ProfileKind.Measured, ModelFingerprint.Of(spec), DeviceName(request), BackendName(request),
+            EngineVersion(), DateTime.UtcNow, Notes(request, kernelLibrary), kernelLibrary);
+        return new ProfileTables(metadata, layers, allReduce, send,
+            HostCopyTable.Rename(send, ProfileTables.SendInterNodeName), hostStaged,
+            cluster is null ? null : ProfileRoofline.Compute(layers, cluster.Device));
+    }
+
+    /// <summary><see cref="Profile"/> through the profile cache: a profile measured before for the same model shape,
+    /// backend, device (host CPU, ranks, threads per rank), engine build, grid, TP degrees and kernel library is read
+    /// back instead of measured again (<paramref name="hit"/> true; <paramref name="progress"/> is not called). A
+    /// cached file that does not read is measured again and replaced, with a warning.</summary>
+    /// <param name="request">What to profile.</param>
+    /// <param name="cacheDir">The cache folder; null for <see cref="ProfileCache.DefaultDirectory"/>.</param>
+    /// <param name="progress">Hears of every measured point.</param>
+    /// <param name="hit">True when the profile came from the cache.</param>
+    /// <param name="log">Where cache problems are reported (corrupt or unwritable files).</param>
+    public static ProfileTables ProfileCached(ProfileRequest request, string? cacheDir, IProgress<ProfileProgress>? progress,
+        out bool hit, ILogger? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        Validate(request);
+        string path = CachePath(request, cacheDir);
+        ModelSpec spec = ModelSpecOf(request.Config, request.ModelName);
+        if (ProfileCache.TryRead(path, spec, log) is { } cached)
+        {
+            hit = true;
+            return cached;
+        }
+        hit = false;
+        ProfileTables profile = Profile(request, progress);
+        ProfileCache.Write(path, profile, log);
+        return profile;
+    }
+
+    /// <summary>The cache file <see cref="ProfileCached"/> uses for <paramref name="request"/>.</summary>
+    public static string CachePath(ProfileRequest request, string? cacheDir = null)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return Path.Combine(cacheDir ?? ProfileCache.DefaultDirectory(),
+            ProfileCache.FileName(ProfileCache.Key(request, DeviceName(request), BackendName(request), EngineVersion())));
     }
 
     /// <summary>The planner's view of an engine config: decoder-only, multi-head, FP32 on the CPU backend.</summary>
@@ -99,56 +108,36 @@ public static class XProfiler
         name, ModelArchitecture.DecoderOnly, 0, c.num_layers, c.hidden_size, c.num_heads, c.num_heads,
         c.hidden_size / c.num_heads, c.ffn_dim, GatedFfn: false, c.vocab_size, DtypeBytes: 4, c.max_positions);
 
-    private static (double Attention, double Others) PerLayer(in exg_step_timings t) =>
-        (t.attention_seconds / t.layers, t.layer_rest_seconds / t.layers);
-
-    private static void Add(SortedDictionary<int, List<double>> into, int tokens, double seconds)
+    private static void Validate(ProfileRequest request)
     {
-        if (!into.TryGetValue(tokens, out List<double>? list))
-            into[tokens] = list = [];
-        list.Add(seconds);
+        request.Grid.Validate(request.Config.max_positions);
+        if (request.Grid.Lengths[0] < 2)
+            throw new SpecException("profile grid: lengths start at 2 (a decode context of 1 has no prompt to prefill)");
+        request.Validate();
     }
 
-    private static ProfileTable1D Table1D(string name, string axis, SortedDictionary<int, List<double>> samples) =>
-        new(name, 1, new ProfileAxis(axis, samples.Keys.Select(k => (double)k)), samples.Values.Select(v => Median(v.ToArray())));
+    /// <summary>The cluster preset whose device the roofline is drawn against: <c>cpux&lt;Ranks&gt;</c> for CPU ranks
+    /// (each rank a 1/Ranks share of the host); none for other backends, which have no preset for this host.</summary>
+    private static ClusterSpec? RooflineCluster(ProfileRequest request) =>
+        request.Backend == exg_backend_kind.EXG_BACKEND_CPU && ClusterPresets.TryGet($"cpux{request.Ranks}", out ClusterSpec? cluster)
+            ? cluster
+            : null;
 
-    private static double Median(IReadOnlyList<double> values)
+    private static string BackendName(ProfileRequest request) =>
+        request.Backend == exg_backend_kind.EXG_BACKEND_CPU ? "cpu" : "cuda";
+
+    private static string DeviceName(ProfileRequest request) => request.Backend == exg_backend_kind.EXG_BACKEND_CPU
+        ? $"{HostCpu.Name}, {request.Ranks} rank(s) x {request.ThreadsPerRank} thread(s)"
+        : $"{BackendName(request)} x {request.Ranks}";
+
+    private static string Notes(ProfileRequest request, string? kernelLibrary)
     {
-        double[] sorted = [.. values.Order()];
-        int n = sorted.Length;
-        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+        ProfileGrid grid = request.Grid;
+        string notes = $"XProfiler, one layer, seed {request.Seed}; {request.Ranks} rank(s) busy at once; tp {string.Join(",", request.Degrees)}; " +
+            $"prefill batches {string.Join(",", grid.PrefillRows)}; decode batches {string.Join(",", grid.Batches)}; lengths {string.Join(",", grid.Lengths)}; median of {grid.Repeats}, slowest rank; " +
+            "send.host_staged is the KV export/import through pinned host buffers, the other sends host memory copies";
+        return kernelLibrary is null ? notes : $"{notes}; kernel library {kernelLibrary} ({request.KernelLibrary})";
     }
-
-    private static (double Median, double Spread) MedianAndSpread(double[] values) => (Median(values), values.Max() - values.Min());
-
-    /// <summary>Host memory copies from 1 byte to 256 MiB (ratio 16), median of 5.</summary>
-    private static ProfileTable1D HostCopyTable(string name)
-    {
-        var sizes = new List<double>();
-        for (long bytes = 1; bytes <= 256L << 20; bytes *= 16) sizes.Add(bytes);
-        byte[] source = GC.AllocateUninitializedArray<byte>(256 << 20), target = GC.AllocateUninitializedArray<byte>(256 << 20);
-        source.AsSpan().Fill(1);
-        var times = new List<double>();
-        var runs = new double[5];
-        foreach (double size in sizes)
-        {
-            for (int r = 0; r < runs.Length; r++)
-            {
-                long start = Stopwatch.GetTimestamp();
-                source.AsSpan(0, (int)size).CopyTo(target);
-                runs[r] = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            }
-            times.Add(Median(runs));
-        }
-        // Copy time never falls with size; timer noise at tiny sizes can make it look so.
-        for (int i = 1; i < times.Count; i++) times[i] = Math.Max(times[i], times[i - 1]);
-        return new ProfileTable1D(name, null, new ProfileAxis("bytes", sizes), times);
-    }
-
-    private static ProfileTable1D Rename(ProfileTable1D t, string name) => new(name, null, t.Axis, t.Times.ToArray());
-
-    private static string DeviceName(int threads) =>
-        $"{HostCpu.Name}, {(threads > 0 ? threads : Environment.ProcessorCount)} threads";
 
     private static string EngineVersion() =>
         $"exegpt api {NativeMethods.ApiVersion}, {typeof(XProfiler).Assembly.GetName().Version}, {RuntimeInformation.OSArchitecture}";

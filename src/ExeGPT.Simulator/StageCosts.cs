@@ -53,8 +53,14 @@ internal readonly struct StageCosts
         return scale * (time + _profile.Send(stage.LinkToNext, lastStage ? 4 * b : ActivationBytes(b)));
     }
 
-    /// <summary>The LM head: a GEMM like the layer's rest scaled by its share of parameters.</summary>
-    private double Head(int tp, double tokens) => _headRatio * _profile.DecodeRest(tp, Math.Max(1, tokens));
+    /// <summary>The last stage's work outside the layers: measured when the profile has it (an engine may not split
+    /// the LM head over TP ranks, and logits and sampling cost too), else the LM head as a GEMM like the layer's rest
+    /// scaled by its share of parameters.</summary>
+    private double Head(int tp, double tokens)
+    {
+        double measured = _profile.Head(tp, Math.Max(1, tokens));
+        return double.IsNaN(measured) ? _headRatio * _profile.DecodeRest(tp, Math.Max(1, tokens)) : measured;
+    }
 
     /// <summary>One decode step of one decoder layer at degree <paramref name="tp"/> (also how fast a stage of
     /// that degree is per layer, for splitting layers in proportion to speed).</summary>

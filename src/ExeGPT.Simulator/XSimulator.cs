@@ -10,6 +10,44 @@ public static class XSimulator
     /// degree dividing the heads, the devices and a node).</summary>
     public static int BaselineTensorParallel(SimulationContext ctx) => BaselineModels.FtTensorParallel(ctx, ctx.Cluster.TotalDevices);
 
+    /// <summary>The stages <paramref name="schedule"/> runs on, as <see cref="Simulate"/> times them (the layer split
+    /// follows each stage's speed at the schedule's expected batch). Throws <see cref="SpecException"/> when the
+    /// schedule is malformed or cannot be laid out.</summary>
+    public static ExecutionLayout Layout(SimulationContext ctx, Schedule schedule)
+    {
+        int devices = Validation.Check(ctx, schedule);
+        string? reason;
+        switch (schedule.Policy)
+        {
+            case Policy.Rra:
+            {
+                double peak = schedule.EncoderBatch * ctx.RraShape(schedule.DecodeIterations).BatchPerEncoded[0];
+                RraModel.Plan? plan = RraModel.Layout(ctx, schedule, devices, Math.Max(1, peak / Math.Max(1, devices)), out reason);
+                if (plan is not null)
+                    return new ExecutionLayout(schedule, ExecutionLayout.Of(plan.Pipeline, prefill: true), []);
+                break;
+            }
+            case Policy.WaaC or Policy.WaaM:
+            {
+                int ne = schedule.Policy == Policy.WaaC ? WaaModel.ComputeSplit(ctx, devices) : WaaModel.MemorySplit(ctx, devices);
+                double target = schedule.EncoderBatch * ctx.Stats.StepsMean;
+                WaaModel.Plan? plan = WaaModel.Layout(ctx, schedule, devices, ne, Math.Max(1, target / Math.Max(1, devices - ne)), out reason);
+                if (plan is not null)
+                    return new ExecutionLayout(schedule, ExecutionLayout.Of(plan.Decoder, prefill: false),
+                        ExecutionLayout.Of(plan.Encoder, prefill: true));
+                break;
+            }
+            default:
+            {
+                RraModel.Plan? plan = BaselineModels.FtLayout(ctx, schedule, devices, out reason);
+                if (plan is not null)
+                    return new ExecutionLayout(schedule, ExecutionLayout.Of(plan.Pipeline, prefill: true), []);
+                break;
+            }
+        }
+        throw new SpecException($"schedule {schedule} cannot be laid out: {reason}");
+    }
+
     /// <summary>Simulates <paramref name="schedule"/>. A malformed schedule (bad TP degree, zero batch, too many
     /// devices) throws <see cref="SpecException"/>; one that cannot run (memory, layout, outside the profile)
     /// returns a result with <see cref="SimulationResult.Feasible"/> false and the reason — with throughput

@@ -51,6 +51,14 @@ public enum exg_backend_kind : int
     EXG_BACKEND_CUDA = 1,
 }
 
+/// <summary>The ops a kernel library replaces (bit flags).</summary>
+public enum exg_kernel_op : int
+{
+    EXG_KERNEL_OP_NONE = 0,
+    EXG_KERNEL_OP_ATTENTION = 1,
+    EXG_KERNEL_OP_FFN = 2,
+}
+
 /// <summary>Opaque handle; used only through pointers.</summary>
 public struct exg_backend
 {
@@ -197,6 +205,25 @@ public unsafe struct exg_kv_cache_params
 }
 
 /// <summary>
+/// KV hand-off (WAA): a sequence's keys and values move between caches as a blob holding one part, a
+/// layer range x a head range in ABSOLUTE model indices, so the sending and receiving shards may cut the
+/// model differently (an encoder with every layer at tp 1, decoder stages at tp n). A cache holds layers
+/// [layer_begin, layer_end) of its shard and, at tp rank r of n, heads [r*heads/n, (r+1)*heads/n).
+/// The blob (a versioned header, then the rows) is only meant for exg_kv_cache_import.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct exg_kv_part
+{
+    public uint struct_size;
+    /// <summary>absolute model layers [layer_begin, layer_end)</summary>
+    public int layer_begin;
+    public int layer_end;
+    /// <summary>absolute attention heads [head_begin, head_end)</summary>
+    public int head_begin;
+    public int head_end;
+}
+
+/// <summary>
 /// A ragged batch: sequence i appends seq_lens[i] new tokens to KV slot slots[i]; its rows are
 /// consecutive in token_ids / hidden_in / hidden_out (no padding).
 /// </summary>
@@ -305,6 +332,29 @@ public static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial byte exg_backend_available(int kind);
 
+    /// <summary>
+    /// Loads the kernel library at `path` (a file path, relative to the working directory; never searched for)
+    /// into a CPU backend: models created on the backend afterwards run the library's ops instead of the
+    /// engine's own; models created before keep the engine's. One library per backend; the library stays
+    /// loaded while the backend or a model using it lives. Errors name the path:
+    /// EXG_ERR_IO (no such file), EXG_ERR_FORMAT (not a loadable library, no exg_kernels_get export, a table
+    /// without a name or without ops), EXG_ERR_UNSUPPORTED (it does not speak EXG_KERNEL_ABI_VERSION, or the
+    /// backend is not a CPU backend), EXG_ERR_INVALID_ARGUMENT (a library is already loaded).
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "exg_backend_load_kernel_library")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial exg_status exg_backend_load_kernel_library(exg_backend* backend, byte* path);
+
+    /// <summary>The loaded library's name (its table's name; valid while the backend lives), or NULL when none.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "exg_backend_kernel_library_name")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial byte* exg_backend_kernel_library_name(exg_backend* backend);
+
+    /// <summary>The ops the loaded library replaces: exg_kernel_op flags; EXG_KERNEL_OP_NONE when none is loaded.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "exg_backend_kernel_ops")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial uint exg_backend_kernel_ops(exg_backend* backend);
+
     [LibraryImport(LibraryName, EntryPoint = "exg_host_buffer_alloc")]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial exg_status exg_host_buffer_alloc(exg_backend* backend, ulong bytes, exg_host_buffer** @out);
@@ -410,7 +460,12 @@ public static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial exg_status exg_kv_cache_compact(exg_kv_cache* cache, int* new_slot_of, int max_slots, int* live_out);
 
-    /// <summary>Serialises one sequence's keys and values (the WAA hand-off). Query the size first.</summary>
+    /// <summary>The part this cache holds (everything it can export or import); out-&gt;struct_size must be set.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "exg_kv_cache_whole_part")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial exg_status exg_kv_cache_whole_part(exg_kv_cache* cache, exg_kv_part* @out);
+
+    /// <summary>Exports the whole part of one sequence. Query the size first.</summary>
     [LibraryImport(LibraryName, EntryPoint = "exg_kv_cache_export_size")]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial exg_status exg_kv_cache_export_size(exg_kv_cache* cache, int slot, ulong* bytes_out);
@@ -419,7 +474,26 @@ public static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial exg_status exg_kv_cache_export(exg_kv_cache* cache, int slot, void* dst, ulong capacity, ulong* written_out);
 
-    /// <summary>Replaces the contents of an allocated slot; the bytes must come from a cache of the same shape.</summary>
+    /// <summary>
+    /// Exports part of one sequence; the part must be non-empty and lie inside the cache's whole part
+    /// (EXG_ERR_INVALID_ARGUMENT otherwise). EXG_ERR_CAPACITY when capacity is below the size.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "exg_kv_cache_export_part_size")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial exg_status exg_kv_cache_export_part_size(exg_kv_cache* cache, int slot, exg_kv_part* part, ulong* bytes_out);
+
+    [LibraryImport(LibraryName, EntryPoint = "exg_kv_cache_export_part")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial exg_status exg_kv_cache_export_part(exg_kv_cache* cache, int slot, exg_kv_part* part, void* dst, ulong capacity, ulong* written_out);
+
+    /// <summary>
+    /// Writes a blob's rows into an allocated slot and sets the slot's length to the blob's seq_len. The
+    /// blob's layers and heads must lie inside this cache's whole part and its head_dim match; otherwise, or
+    /// when it is truncated or not a blob of this version, EXG_ERR_FORMAT naming what differs (the slot is
+    /// left untouched). A blob covering the whole cache replaces the slot. A smaller part fills its rows
+    /// only: import every part of a sequence into an empty slot; parts must agree on seq_len
+    /// (EXG_ERR_INVALID_ARGUMENT otherwise), and rows no part covered keep what they held.
+    /// </summary>
     [LibraryImport(LibraryName, EntryPoint = "exg_kv_cache_import")]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial exg_status exg_kv_cache_import(exg_kv_cache* cache, int slot, void* src, ulong bytes);

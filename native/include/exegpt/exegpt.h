@@ -137,6 +137,30 @@ EXG_API const char* exg_backend_name(const exg_backend* backend);
 EXG_API uint8_t exg_backend_available(int32_t kind);
 
 /* ---------------------------------------------------------------------------------------------- */
+/* Kernel plug-ins: a user's library of attention / FFN kernels (ABI in exegpt_kernels.h)          */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* The ops a kernel library replaces (bit flags). */
+typedef enum exg_kernel_op {
+    EXG_KERNEL_OP_NONE = 0,
+    EXG_KERNEL_OP_ATTENTION = 1,
+    EXG_KERNEL_OP_FFN = 2
+} exg_kernel_op;
+
+/* Loads the kernel library at `path` (a file path, relative to the working directory; never searched for)
+ * into a CPU backend: models created on the backend afterwards run the library's ops instead of the
+ * engine's own; models created before keep the engine's. One library per backend; the library stays
+ * loaded while the backend or a model using it lives. Errors name the path:
+ * EXG_ERR_IO (no such file), EXG_ERR_FORMAT (not a loadable library, no exg_kernels_get export, a table
+ * without a name or without ops), EXG_ERR_UNSUPPORTED (it does not speak EXG_KERNEL_ABI_VERSION, or the
+ * backend is not a CPU backend), EXG_ERR_INVALID_ARGUMENT (a library is already loaded). */
+EXG_API exg_status exg_backend_load_kernel_library(exg_backend* backend, const char* path);
+/* The loaded library's name (its table's name; valid while the backend lives), or NULL when none. */
+EXG_API const char* exg_backend_kernel_library_name(const exg_backend* backend);
+/* The ops the loaded library replaces: exg_kernel_op flags; EXG_KERNEL_OP_NONE when none is loaded. */
+EXG_API uint32_t exg_backend_kernel_ops(const exg_backend* backend);
+
+/* ---------------------------------------------------------------------------------------------- */
 /* Host buffers: memory the runner exchanges with the engine (page-locked on CUDA backends).       */
 /* ---------------------------------------------------------------------------------------------- */
 
@@ -246,11 +270,38 @@ EXG_API exg_status exg_kv_cache_seq_len(const exg_kv_cache* cache, int32_t slot,
  * new_slot_of[old] receives the new slot of each old slot, -1 for free ones (max_slots entries). */
 EXG_API exg_status exg_kv_cache_compact(exg_kv_cache* cache, int32_t* new_slot_of, int32_t max_slots,
                                         int32_t* live_out);
-/* Serialises one sequence's keys and values (the WAA hand-off). Query the size first. */
+
+/* KV hand-off (WAA): a sequence's keys and values move between caches as a blob holding one part, a
+ * layer range x a head range in ABSOLUTE model indices, so the sending and receiving shards may cut the
+ * model differently (an encoder with every layer at tp 1, decoder stages at tp n). A cache holds layers
+ * [layer_begin, layer_end) of its shard and, at tp rank r of n, heads [r*heads/n, (r+1)*heads/n).
+ * The blob (a versioned header, then the rows) is only meant for exg_kv_cache_import. */
+typedef struct exg_kv_part {
+    uint32_t struct_size;
+    int32_t layer_begin; /* absolute model layers [layer_begin, layer_end) */
+    int32_t layer_end;
+    int32_t head_begin;  /* absolute attention heads [head_begin, head_end) */
+    int32_t head_end;
+} exg_kv_part;
+
+/* The part this cache holds (everything it can export or import); out->struct_size must be set. */
+EXG_API exg_status exg_kv_cache_whole_part(const exg_kv_cache* cache, exg_kv_part* out);
+/* Exports the whole part of one sequence. Query the size first. */
 EXG_API exg_status exg_kv_cache_export_size(const exg_kv_cache* cache, int32_t slot, uint64_t* bytes_out);
 EXG_API exg_status exg_kv_cache_export(const exg_kv_cache* cache, int32_t slot, void* dst, uint64_t capacity,
                                        uint64_t* written_out);
-/* Replaces the contents of an allocated slot; the bytes must come from a cache of the same shape. */
+/* Exports part of one sequence; the part must be non-empty and lie inside the cache's whole part
+ * (EXG_ERR_INVALID_ARGUMENT otherwise). EXG_ERR_CAPACITY when capacity is below the size. */
+EXG_API exg_status exg_kv_cache_export_part_size(const exg_kv_cache* cache, int32_t slot, const exg_kv_part* part,
+                                                 uint64_t* bytes_out);
+EXG_API exg_status exg_kv_cache_export_part(const exg_kv_cache* cache, int32_t slot, const exg_kv_part* part, void* dst,
+                                            uint64_t capacity, uint64_t* written_out);
+/* Writes a blob's rows into an allocated slot and sets the slot's length to the blob's seq_len. The
+ * blob's layers and heads must lie inside this cache's whole part and its head_dim match; otherwise, or
+ * when it is truncated or not a blob of this version, EXG_ERR_FORMAT naming what differs (the slot is
+ * left untouched). A blob covering the whole cache replaces the slot. A smaller part fills its rows
+ * only: import every part of a sequence into an empty slot; parts must agree on seq_len
+ * (EXG_ERR_INVALID_ARGUMENT otherwise), and rows no part covered keep what they held. */
 EXG_API exg_status exg_kv_cache_import(exg_kv_cache* cache, int32_t slot, const void* src, uint64_t bytes);
 
 /* ---------------------------------------------------------------------------------------------- */

@@ -1,6 +1,7 @@
 #include "api/guard.h"
 #include "api/handles.h"
 #include "backend/backend_registry.h"
+#include "backend/cpu/cpu_backend.h"
 
 using namespace exg;
 
@@ -29,6 +30,34 @@ EXG_API uint8_t exg_backend_available(int32_t kind) {
     } catch (...) {
         return 0;
     }
+}
+
+EXG_API exg_status exg_backend_load_kernel_library(exg_backend* backend, const char* path) {
+    return guard([&] {
+        require_arg(backend, "exg_backend_load_kernel_library", "backend");
+        require_arg(path, "exg_backend_load_kernel_library", "path");
+        // The ops' pointers are host memory; a device backend needs a device-side plug-in ABI first.
+        const auto* cpu = dynamic_cast<const CpuBackend*>(backend->impl.get());
+        require(cpu != nullptr, EXG_ERR_UNSUPPORTED, "kernel library ", path, ": kernel plug-ins run on the cpu backend only, not on ",
+                backend->impl->name());
+        std::lock_guard<std::mutex> lock(backend->kernels_mu);
+        if (backend->kernels != nullptr)
+            fail(EXG_ERR_INVALID_ARGUMENT, "kernel library ", path, ": the backend already runs kernel library '",
+                 backend->kernels->name(), "' (", backend->kernels->path(), "); create another backend for another library");
+        backend->kernels = KernelLibrary::load(path, cpu->num_threads());
+    });
+}
+
+EXG_API const char* exg_backend_kernel_library_name(const exg_backend* backend) {
+    if (backend == nullptr) return nullptr;
+    std::lock_guard<std::mutex> lock(backend->kernels_mu);
+    return backend->kernels != nullptr ? backend->kernels->name().c_str() : nullptr;
+}
+
+EXG_API uint32_t exg_backend_kernel_ops(const exg_backend* backend) {
+    if (backend == nullptr) return EXG_KERNEL_OP_NONE;
+    std::lock_guard<std::mutex> lock(backend->kernels_mu);
+    return backend->kernels != nullptr ? backend->kernels->ops() : static_cast<uint32_t>(EXG_KERNEL_OP_NONE);
 }
 
 EXG_API exg_status exg_host_buffer_alloc(exg_backend* backend, uint64_t bytes, exg_host_buffer** out) {

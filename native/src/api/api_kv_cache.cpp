@@ -15,6 +15,11 @@ exg_status with_cache(const char* fn, const exg_kv_cache* cache, F&& body) {
     });
 }
 
+KvPart to_part(const exg_kv_part* part, const char* fn) {
+    require_struct(part, fn, "part");
+    return {part->layer_begin, part->layer_end, part->head_begin, part->head_end};
+}
+
 }  // namespace
 
 extern "C" {
@@ -68,14 +73,41 @@ EXG_API exg_status exg_kv_cache_compact(exg_kv_cache* cache, int32_t* new_slot_o
 EXG_API exg_status exg_kv_cache_export_size(const exg_kv_cache* cache, int32_t slot, uint64_t* bytes_out) {
     return with_cache("exg_kv_cache_export_size", cache, [&](KvCache& c) {
         require_arg(bytes_out, "exg_kv_cache_export_size", "bytes_out");
-        *bytes_out = c.export_size(slot);
+        *bytes_out = c.export_size(slot, c.whole());
     });
 }
 
 EXG_API exg_status exg_kv_cache_export(const exg_kv_cache* cache, int32_t slot, void* dst, uint64_t capacity,
                                        uint64_t* written_out) {
     return with_cache("exg_kv_cache_export", cache, [&](KvCache& c) {
-        const uint64_t n = c.export_to(slot, dst, capacity);
+        const uint64_t n = c.export_to(slot, c.whole(), dst, capacity);
+        if (written_out != nullptr) *written_out = n;
+    });
+}
+
+EXG_API exg_status exg_kv_cache_whole_part(const exg_kv_cache* cache, exg_kv_part* out) {
+    return with_cache("exg_kv_cache_whole_part", cache, [&](KvCache& c) {
+        require_struct(out, "exg_kv_cache_whole_part", "out");
+        const KvPart all = c.whole();
+        out->layer_begin = all.layer_begin;
+        out->layer_end = all.layer_end;
+        out->head_begin = all.head_begin;
+        out->head_end = all.head_end;
+    });
+}
+
+EXG_API exg_status exg_kv_cache_export_part_size(const exg_kv_cache* cache, int32_t slot, const exg_kv_part* part,
+                                                 uint64_t* bytes_out) {
+    return with_cache("exg_kv_cache_export_part_size", cache, [&](KvCache& c) {
+        require_arg(bytes_out, "exg_kv_cache_export_part_size", "bytes_out");
+        *bytes_out = c.export_size(slot, to_part(part, "exg_kv_cache_export_part_size"));
+    });
+}
+
+EXG_API exg_status exg_kv_cache_export_part(const exg_kv_cache* cache, int32_t slot, const exg_kv_part* part, void* dst,
+                                            uint64_t capacity, uint64_t* written_out) {
+    return with_cache("exg_kv_cache_export_part", cache, [&](KvCache& c) {
+        const uint64_t n = c.export_to(slot, to_part(part, "exg_kv_cache_export_part"), dst, capacity);
         if (written_out != nullptr) *written_out = n;
     });
 }

@@ -34,7 +34,12 @@ EXG_API exg_status exg_model_create(exg_backend* backend, const exg_model_params
         std::unique_ptr<TensorSource> source;
         if (params->checkpoint_dir != nullptr) source = std::make_unique<CheckpointTensorSource>(params->checkpoint_dir);
         else source = std::make_unique<RandomTensorSource>(params->seed);
-        state->impl = std::make_unique<Transformer>(state->backend.get(), spec, *source, state->comm.get());
+        std::shared_ptr<const KernelLibrary> kernels;
+        {
+            std::lock_guard<std::mutex> lock(backend->kernels_mu);
+            kernels = backend->kernels;
+        }
+        state->impl = std::make_unique<Transformer>(state->backend.get(), spec, *source, state->comm.get(), std::move(kernels));
         *out = new exg_model{std::move(state)};
     });
 }

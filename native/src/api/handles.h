@@ -3,6 +3,7 @@
 #pragma once
 
 #include "backend/backend.h"
+#include "backend/kernel_library.h"
 #include "comm/communicator.h"
 #include "model/kv_cache.h"
 #include "model/transformer.h"
@@ -12,6 +13,9 @@
 
 struct exg_backend {
     std::shared_ptr<exg::Backend> impl;
+    // The plug-in models created from now on run (exg_backend_load_kernel_library); null: none.
+    std::shared_ptr<const exg::KernelLibrary> kernels;
+    mutable std::mutex kernels_mu;  // a load racing a model creation sees all of the library or none
 };
 
 struct exg_comm {

@@ -7,13 +7,22 @@
 namespace exg {
 namespace {
 
-// Export blob header: the receiving cache checks the shape before accepting the bytes.
+// Blob header: the part it holds in absolute model indices, so the receiver can place the rows
+// whatever shard produced them. Rows follow: per layer, keys then values, per head seq_len x head_dim.
 struct KvBlobHeader {
-    char magic[8];  // "EXGKV02\0"
-    int32_t layers, heads, head_dim, seq_len;
-    int32_t layer_begin, tp_rank, tp_size, reserved;
+    char magic[8];
+    uint32_t version;
+    uint32_t elem_bytes;  // bytes per cached value
+    int32_t layer_begin, layers;
+    int32_t head_begin, heads;
+    int32_t head_dim, seq_len;
 };
-constexpr char kMagic[8] = {'E', 'X', 'G', 'K', 'V', '0', '2', '\0'};
+constexpr char kMagic[8] = {'E', 'X', 'G', 'K', 'V', '\0', '\0', '\0'};
+constexpr uint32_t kVersion = 3;  // 2 held whole shards only
+
+bool inside(int32_t begin, int32_t end, int32_t outer_begin, int32_t outer_end) {
+    return begin >= outer_begin && end <= outer_end && begin < end;
+}
 
 }  // namespace
 
@@ -79,32 +88,51 @@ int32_t KvCache::compact(int32_t* new_slot_of) {
     return live;
 }
 
-uint64_t KvCache::export_size(int32_t slot) const {
-    const uint64_t len = static_cast<uint64_t>(seq_len(slot));
-    return sizeof(KvBlobHeader) + 2ull * shape_.layers * shape_.heads * len * shape_.head_dim * sizeof(float);
+KvPart KvCache::whole() const {
+    const int32_t head_begin = shape_.head_begin();
+    return {shape_.layer_begin, shape_.layer_begin + shape_.layers, head_begin, head_begin + shape_.heads};
 }
 
-uint64_t KvCache::export_to(int32_t slot, void* dst, uint64_t capacity) const {
-    const uint64_t size = export_size(slot);
+void KvCache::check_part(const KvPart& part, const char* what) const {
+    const KvPart all = whole();
+    require(inside(part.layer_begin, part.layer_end, all.layer_begin, all.layer_end), EXG_ERR_INVALID_ARGUMENT, what,
+            ": part layers [", part.layer_begin, ", ", part.layer_end, ") are not a non-empty range inside this cache's layers [",
+            all.layer_begin, ", ", all.layer_end, ")");
+    require(inside(part.head_begin, part.head_end, all.head_begin, all.head_end), EXG_ERR_INVALID_ARGUMENT, what,
+            ": part heads [", part.head_begin, ", ", part.head_end, ") are not a non-empty range inside this cache's heads [",
+            all.head_begin, ", ", all.head_end, ")");
+}
+
+uint64_t KvCache::export_size(int32_t slot, const KvPart& part) const {
+    const uint64_t len = static_cast<uint64_t>(seq_len(slot));
+    check_part(part, "kv cache export");
+    const uint64_t rows = 2ull * static_cast<uint64_t>(part.layer_end - part.layer_begin) *
+                          static_cast<uint64_t>(part.head_end - part.head_begin);
+    return sizeof(KvBlobHeader) + rows * len * static_cast<uint64_t>(shape_.head_dim) * sizeof(float);
+}
+
+uint64_t KvCache::export_to(int32_t slot, const KvPart& part, void* dst, uint64_t capacity) const {
+    const uint64_t size = export_size(slot, part);
     require(dst != nullptr, EXG_ERR_INVALID_ARGUMENT, "kv cache export: dst is null");
     require(capacity >= size, EXG_ERR_CAPACITY, "kv cache export: slot ", slot, " needs ", size, " bytes, buffer has ",
             capacity);
     KvBlobHeader h{};
     std::memcpy(h.magic, kMagic, sizeof kMagic);
-    h.layers = shape_.layers;
-    h.heads = shape_.heads;
+    h.version = kVersion;
+    h.elem_bytes = sizeof(float);
+    h.layer_begin = part.layer_begin;
+    h.layers = part.layer_end - part.layer_begin;
+    h.head_begin = part.head_begin;
+    h.heads = part.head_end - part.head_begin;
     h.head_dim = shape_.head_dim;
     h.seq_len = lens_[static_cast<size_t>(slot)];
-    h.layer_begin = shape_.layer_begin;
-    h.tp_rank = shape_.tp_rank;
-    h.tp_size = shape_.tp_size;
     auto* out = static_cast<uint8_t*>(dst);
     std::memcpy(out, &h, sizeof h);
     out += sizeof h;
     const size_t row_bytes = static_cast<size_t>(h.seq_len) * shape_.head_dim * sizeof(float);
-    for (int32_t l = 0; l < shape_.layers; ++l) {
+    for (int32_t l = part.layer_begin - shape_.layer_begin; l < part.layer_end - shape_.layer_begin; ++l) {
         for (const float* base : {keys(l), values(l)}) {
-            for (int32_t head = 0; head < shape_.heads; ++head) {
+            for (int32_t head = part.head_begin - shape_.head_begin(); head < part.head_end - shape_.head_begin(); ++head) {
                 backend_->download(out, base + slot * slot_stride() + head * head_stride(), row_bytes);
                 out += row_bytes;
             }
@@ -117,27 +145,45 @@ void KvCache::import_from(int32_t slot, const void* src, uint64_t bytes) {
     check_slot(slot, "kv cache import");
     require(src != nullptr, EXG_ERR_INVALID_ARGUMENT, "kv cache import: src is null");
     KvBlobHeader h{};
-    require(bytes >= sizeof h, EXG_ERR_FORMAT, "kv cache import: ", bytes, " bytes is shorter than the blob header");
+    require(bytes >= sizeof h, EXG_ERR_FORMAT, "kv cache import: ", bytes, " bytes is shorter than the ", sizeof h,
+            "-byte blob header");
     std::memcpy(&h, src, sizeof h);
     require(std::memcmp(h.magic, kMagic, sizeof kMagic) == 0, EXG_ERR_FORMAT,
             "kv cache import: not an exegpt kv blob (bad magic)");
-    require(h.layers == shape_.layers && h.heads == shape_.heads && h.head_dim == shape_.head_dim, EXG_ERR_FORMAT,
-            "kv cache import: blob shape (layers ", h.layers, ", heads ", h.heads, ", head_dim ", h.head_dim,
-            ") does not match this cache (layers ", shape_.layers, ", heads ", shape_.heads, ", head_dim ",
-            shape_.head_dim, ")");
-    require(h.layer_begin == shape_.layer_begin && h.tp_rank == shape_.tp_rank && h.tp_size == shape_.tp_size,
-            EXG_ERR_FORMAT, "kv cache import: blob comes from layers starting at ", h.layer_begin, ", tp rank ", h.tp_rank,
-            "/", h.tp_size, " but this cache holds layers starting at ", shape_.layer_begin, ", tp rank ", shape_.tp_rank,
-            "/", shape_.tp_size);
-    require(h.seq_len >= 0 && h.seq_len <= max_seq_len_, EXG_ERR_CAPACITY, "kv cache import: blob holds ", h.seq_len,
+    require(h.version == kVersion, EXG_ERR_FORMAT, "kv cache import: blob version ", h.version,
+            ", this library reads version ", kVersion);
+    require(h.elem_bytes == sizeof(float), EXG_ERR_FORMAT, "kv cache import: blob holds ", h.elem_bytes,
+            "-byte values, this cache ", sizeof(float), "-byte ones");
+    require(h.head_dim == shape_.head_dim, EXG_ERR_FORMAT, "kv cache import: blob head_dim ", h.head_dim,
+            " differs from this cache's head_dim ", shape_.head_dim);
+    const KvPart all = whole();
+    // 64-bit ends: a corrupt header must not overflow into a range that looks inside.
+    const int64_t layer_end = static_cast<int64_t>(h.layer_begin) + h.layers;
+    const int64_t head_end = static_cast<int64_t>(h.head_begin) + h.heads;
+    require(h.layers > 0 && h.layer_begin >= all.layer_begin && layer_end <= all.layer_end, EXG_ERR_FORMAT,
+            "kv cache import: blob layers [", h.layer_begin, ", ", layer_end, ") are not inside this cache's layers [",
+            all.layer_begin, ", ", all.layer_end, ")");
+    require(h.heads > 0 && h.head_begin >= all.head_begin && head_end <= all.head_end, EXG_ERR_FORMAT,
+            "kv cache import: blob heads [", h.head_begin, ", ", head_end, ") are not inside this cache's heads [",
+            all.head_begin, ", ", all.head_end, ")");
+    require(h.seq_len >= 0, EXG_ERR_FORMAT, "kv cache import: blob seq_len ", h.seq_len, " is negative");
+    require(h.seq_len <= max_seq_len_, EXG_ERR_CAPACITY, "kv cache import: blob holds ", h.seq_len,
             " tokens but slots hold at most ", max_seq_len_);
     const size_t row_bytes = static_cast<size_t>(h.seq_len) * shape_.head_dim * sizeof(float);
-    const uint64_t expected = sizeof h + 2ull * shape_.layers * shape_.heads * row_bytes;
-    require(bytes == expected, EXG_ERR_FORMAT, "kv cache import: blob is ", bytes, " bytes, its header implies ", expected);
+    const uint64_t expected = sizeof h + 2ull * static_cast<uint64_t>(h.layers) * static_cast<uint64_t>(h.heads) * row_bytes;
+    require(bytes == expected, EXG_ERR_FORMAT, "kv cache import: blob is ", bytes, " bytes, its header implies ",
+            expected, bytes < expected ? " (truncated)" : "");
+    const bool covers_all = h.layers == shape_.layers && h.heads == shape_.heads;
+    const int32_t held = lens_[static_cast<size_t>(slot)];
+    // Parts of one sequence (from several encoder shards) fill one slot piece by piece; a length that
+    // disagrees means the pieces come from different sequences or a stale slot.
+    require(covers_all || held == 0 || held == h.seq_len, EXG_ERR_INVALID_ARGUMENT, "kv cache import: part holds ",
+            h.seq_len, " tokens but slot ", slot, " already holds ", held,
+            " (parts of one sequence must agree on seq_len; free the slot before importing another sequence)");
     const auto* in = static_cast<const uint8_t*>(src) + sizeof h;
-    for (int32_t l = 0; l < shape_.layers; ++l) {
+    for (int32_t l = h.layer_begin - shape_.layer_begin; l < layer_end - shape_.layer_begin; ++l) {
         for (float* base : {keys(l), values(l)}) {
-            for (int32_t head = 0; head < shape_.heads; ++head) {
+            for (int32_t head = h.head_begin - shape_.head_begin(); head < head_end - shape_.head_begin(); ++head) {
                 backend_->upload(base + slot * slot_stride() + head * head_stride(), in, row_bytes);
                 in += row_bytes;
             }

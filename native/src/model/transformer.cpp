@@ -8,8 +8,9 @@
 
 namespace exg {
 
-Transformer::Transformer(Backend* backend, const ShardSpec& spec, TensorSource& source, Communicator* comm)
-    : backend_(backend), spec_(spec), comm_(comm) {
+Transformer::Transformer(Backend* backend, const ShardSpec& spec, TensorSource& source, Communicator* comm,
+                         std::shared_ptr<const KernelLibrary> kernels)
+    : backend_(backend), spec_(spec), comm_(comm), kernels_(std::move(kernels)) {
     validate_shard(spec);
     require(spec.tp_size == 1 || comm != nullptr, EXG_ERR_INVALID_ARGUMENT,
             "model shard: tp_size ", spec.tp_size, " needs a communicator");
@@ -92,6 +93,7 @@ void Transformer::forward(KvCache& cache, const exg_batch& b, bool decode) {
     timings.struct_size = sizeof(exg_step_timings);
     timings_ = timings;   // a failed step leaves zeros, not the previous step's figures
     validate(cache, b, decode);
+    decode_ = decode;
     const auto& c = spec_.config;
     const int64_t tokens = static_cast<int64_t>(q_start_.back()) + len_.back();
     const int64_t hidden = c.hidden_size;
@@ -159,7 +161,7 @@ void Transformer::reduce(float* data, int64_t count) {
 
 void Transformer::block(const LayerWeights& w, int32_t layer, KvCache& cache, int64_t tokens) {
     const auto& c = spec_.config;
-    const int64_t hidden = c.hidden_size, lh = spec_.local_hidden(), lf = spec_.local_ffn();
+    const int64_t hidden = c.hidden_size, lh = spec_.local_hidden();
     const bool pre_ln = c.pre_layer_norm != 0;
     const bool rank0 = spec_.tp_rank == 0;  // row-parallel biases are added once, before the all-reduce
 
@@ -173,9 +175,10 @@ void Transformer::block(const LayerWeights& w, int32_t layer, KvCache& cache, in
     const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim(c)));
     if (timing_enabled_) backend_->synchronize();
     const auto attention_start = Clock::now();
-    backend_->attention({static_cast<int32_t>(len_.size()), slot_.data(), q_start_.data(), len_.data(), past_.data(),
-                         qkv_.f32(), 3 * lh, attn_.f32(), lh, cache.keys(layer), cache.values(layer), cache.slot_stride(),
-                         cache.head_stride(), spec_.local_heads(), head_dim(c), scale});
+    attention({static_cast<int32_t>(len_.size()), slot_.data(), q_start_.data(), len_.data(), past_.data(), qkv_.f32(),
+               3 * lh, attn_.f32(), lh, cache.keys(layer), cache.values(layer), cache.slot_stride(), cache.head_stride(),
+               spec_.local_heads(), head_dim(c), scale},
+              layer, cache);
     if (timing_enabled_) {
         backend_->synchronize();
         step_attention_ += seconds_since(attention_start);
@@ -192,12 +195,47 @@ void Transformer::block(const LayerWeights& w, int32_t layer, KvCache& cache, in
         backend_->layer_norm({tokens, hidden, h_.f32(), w.ffn_ln_g.f32(), w.ffn_ln_b.f32(), x_.f32(), c.layer_norm_eps});
         in = x_.f32();
     }
-    backend_->gemm({tokens, lf, hidden, in, hidden, w.fc1_w.f32(), hidden, w.fc1_b.f32(), ffn_.f32(), lf, c.activation});
-    backend_->gemm({tokens, hidden, lf, ffn_.f32(), lf, w.fc2_w.f32(), lf, rank0 ? w.fc2_b.f32() : nullptr, proj_.f32(), hidden, -1});
+    ffn(w, layer, in, tokens);
     reduce(proj_.f32(), tokens * hidden);
     backend_->add(h_.f32(), proj_.f32(), tokens * hidden);
     if (!pre_ln)
         backend_->layer_norm({tokens, hidden, h_.f32(), w.ffn_ln_g.f32(), w.ffn_ln_b.f32(), h_.f32(), c.layer_norm_eps});
+}
+
+// The dispatch points of the kernel plug-in: its op when it has one, the backend's otherwise.
+void Transformer::attention(const AttentionParams& p, int32_t layer, const KvCache& cache) {
+    if (kernels_ != nullptr && kernels_->has_attention())
+        kernels_->attention(p, spec_.layer_begin + layer, cache.max_seq_len(), decode_);
+    else
+        backend_->attention(p);
+}
+
+// proj_ = fc2(act(fc1(in))), through ffn_ ([tokens x local ffn]); fc2's bias only on rank 0 (row-parallel).
+void Transformer::ffn(const LayerWeights& w, int32_t layer, const float* in, int64_t tokens) {
+    const auto& c = spec_.config;
+    const int64_t hidden = c.hidden_size, lf = spec_.local_ffn();
+    const float* fc2_bias = spec_.tp_rank == 0 ? w.fc2_b.f32() : nullptr;
+    if (kernels_ != nullptr && kernels_->has_ffn()) {
+        exg_ffn_params p{};
+        p.activation = c.activation;
+        p.tokens = tokens;
+        p.hidden_size = hidden;
+        p.ffn_dim = lf;
+        p.x = in;
+        p.x_stride = hidden;
+        p.fc1_weight = w.fc1_w.f32();
+        p.fc1_bias = w.fc1_b.f32();
+        p.fc2_weight = w.fc2_w.f32();
+        p.fc2_bias = fc2_bias;
+        p.workspace = ffn_.f32();
+        p.out = proj_.f32();
+        p.out_stride = hidden;
+        p.layer = spec_.layer_begin + layer;
+        kernels_->ffn(p);
+        return;
+    }
+    backend_->gemm({tokens, lf, hidden, in, hidden, w.fc1_w.f32(), hidden, w.fc1_b.f32(), ffn_.f32(), lf, c.activation});
+    backend_->gemm({tokens, hidden, lf, ffn_.f32(), lf, w.fc2_w.f32(), lf, fc2_bias, proj_.f32(), hidden, -1});
 }
 
 void Transformer::head(const exg_batch& b) {

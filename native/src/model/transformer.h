@@ -3,20 +3,24 @@
 #pragma once
 
 #include "backend/backend.h"
+#include "backend/kernel_library.h"
 #include "comm/communicator.h"
 #include "model/kv_cache.h"
 #include "model/weights.h"
 
 #include <exegpt/exegpt.h>
 
+#include <memory>
 #include <vector>
 
 namespace exg {
 
 class Transformer {
 public:
-    // comm may be null when tp_size == 1.
-    Transformer(Backend* backend, const ShardSpec& spec, TensorSource& source, Communicator* comm);
+    // comm may be null when tp_size == 1. kernels (may be null): a plug-in whose ops replace the backend's
+    // attention and/or FFN in every layer.
+    Transformer(Backend* backend, const ShardSpec& spec, TensorSource& source, Communicator* comm,
+                std::shared_ptr<const KernelLibrary> kernels = nullptr);
 
     void forward(KvCache& cache, const exg_batch& batch, bool decode);
 
@@ -33,12 +37,15 @@ private:
     void validate(const KvCache& cache, const exg_batch& batch, bool decode);
     void embed(const exg_batch& batch, int64_t tokens);
     void block(const LayerWeights& w, int32_t layer, KvCache& cache, int64_t tokens);
+    void attention(const AttentionParams& p, int32_t layer, const KvCache& cache);
+    void ffn(const LayerWeights& w, int32_t layer, const float* in, int64_t tokens);
     void head(const exg_batch& batch);
     void reduce(float* data, int64_t count);
 
     Backend* backend_;
     ShardSpec spec_;
     Communicator* comm_;
+    std::shared_ptr<const KernelLibrary> kernels_;
     ShardWeights weights_;
 
     // Host-side batch metadata, rebuilt per call (reused capacity: no steady-state allocation).
@@ -47,6 +54,7 @@ private:
     // Device workspaces, grown on demand and kept.
     Buffer h_, x_, qkv_, attn_, proj_, ffn_, emb_, last_, last_proj_, logits_;
 
+    bool decode_ = false;  // the current step's kind, for the kernel plug-in
     bool timing_enabled_ = false;
     exg_step_timings timings_{};
     double step_attention_ = 0, step_reduce_ = 0;  // accumulated over the layers of the current step

@@ -43,6 +43,10 @@ public interface ILayerProfile
     /// <summary>The rest of a decoder layer for one decode step of <paramref name="tokens"/> sequences.</summary>
     double DecodeRest(int tp, double tokens);
 
+    /// <summary>What the last stage spends outside the layers for one step producing <paramref name="rows"/> tokens
+    /// (LM head, logits, sampling), when the profile measured it; NaN otherwise (the planner then estimates it).</summary>
+    double Head(int tp, double rows) => double.NaN;
+
     /// <summary>One all-reduce of <paramref name="bytes"/> over a tensor-parallel group of degree
     /// <paramref name="tp"/> inside a node (0 for tp = 1).</summary>
     double AllReduce(int tp, double bytes);

@@ -78,6 +78,8 @@ public static class ProfileJson
             w.WriteString("engine_version", m.EngineVersion);
             w.WriteString("created", m.CreatedUtc.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture));
             w.WriteString("notes", m.Notes);
+            if (m.KernelLibrary is not null)
+                w.WriteString("kernel_library", m.KernelLibrary);
 
             w.WriteStartArray("layers");
             foreach (TensorParallelTables layer in profile.Layers)
@@ -93,6 +95,8 @@ public static class ProfileJson
                 if (layer.CrossAttention is not null)
                     Write2D(w, "cross_attention", layer.CrossAttention);
                 Write1D(w, "rest", layer.DecoderRest);
+                if (layer.Head is not null)
+                    Write1D(w, "head", layer.Head);
                 w.WriteEndObject();
                 w.WriteEndObject();
             }
@@ -113,9 +117,41 @@ public static class ProfileJson
             Write1D(w, "inter_node", profile.SendInterNode);
             Write1D(w, "host_staged", profile.SendHostStaged);
             w.WriteEndObject();
+            if (profile.Roofline is not null)
+                WriteRoofline(w, profile.Roofline, profile.Layers);
             w.WriteEndObject();
         }
         return buffer.ToArray();
+    }
+
+    private static void WriteRoofline(Utf8JsonWriter w, ProfileRoofline roofline, IReadOnlyList<TensorParallelTables> layers)
+    {
+        w.WriteStartObject("roofline");
+        w.WriteString("device", roofline.Device);
+        w.WriteNumber("peak_flops", roofline.PeakFlops);
+        w.WriteNumber("memory_bandwidth", roofline.MemoryBandwidth);
+        w.WriteStartArray("ops");
+        foreach (RooflineOp op in roofline.Ops)
+        {
+            // 2-D tables keep their rows, as their time_s does.
+            int columns = ProfileRoofline.Shape(layers.First(l => l.TensorParallel == op.TensorParallel), op.Table)!.Value.Columns;
+            void Column(string name, IReadOnlyList<double> values)
+            {
+                if (columns > 0) WriteMatrix(w, name, values, columns);
+                else WriteNumbers(w, name, values);
+            }
+            w.WriteStartObject();
+            w.WriteNumber("tp", op.TensorParallel);
+            w.WriteString("table", op.Table);
+            w.WriteNumber("best_fraction", op.BestFraction);
+            w.WriteNumber("median_fraction", op.MedianFraction);
+            Column("achieved_tflops", op.AchievedTflops);
+            Column("achieved_gbps", op.AchievedGbps);
+            Column("fraction", op.Fraction);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
     }
 
     private static void WriteModel(Utf8JsonWriter w, ModelFingerprint f)

@@ -9,7 +9,8 @@ namespace ExeGPT.Core.Profiles;
 internal sealed class ProfileJsonReader
 {
     private static readonly string[] TopLevelKeys =
-        ["format", "version", "kind", "model", "device", "backend", "engine_version", "created", "notes", "layers", "all_reduce", "send"];
+        ["format", "version", "kind", "model", "device", "backend", "engine_version", "created", "notes", "kernel_library",
+            "layers", "all_reduce", "send", "roofline"];
     private static readonly string[] ModelKeys =
         ["name", "architecture", "hidden", "heads", "kv_heads", "head_dim", "ffn_hidden", "gated_ffn", "dtype_bytes"];
     private static readonly string[] CreatedFormats =
@@ -58,7 +59,8 @@ internal sealed class ProfileJsonReader
                 DateTimeStyles.AssumeUniversal, out DateTimeOffset created))
             throw Error("$.created", $"is '{createdText}'; expected an ISO 8601 UTC time such as 2024-04-12T09:30:00Z");
         var metadata = new ProfileMetadata(kind, model, String(root, "device", "$"), String(root, "backend", "$"),
-            String(root, "engine_version", "$"), created.UtcDateTime, OptionalString(root, "notes", "$") ?? "");
+            String(root, "engine_version", "$"), created.UtcDateTime, OptionalString(root, "notes", "$") ?? "",
+            OptionalString(root, "kernel_library", "$"));
 
         var layers = new List<TensorParallelTables>();
         JsonElement layersElement = RequireArray(Required(root, "layers", "$"), "$.layers");
@@ -82,10 +84,51 @@ internal sealed class ProfileJsonReader
         ProfileTable1D Send(string key, string name) =>
             Read1D(Required(send, key, "$.send"), $"$.send.{key}", name, null, "bytes");
 
+        ProfileRoofline? roofline = root.TryGetProperty("roofline", out JsonElement r) ? ReadRoofline(r, "$.roofline", layers) : null;
         return Build("$", () => new ProfileTables(metadata, layers, allReduce,
             Send("intra_node", ProfileTables.SendIntraNodeName),
             Send("inter_node", ProfileTables.SendInterNodeName),
-            Send("host_staged", ProfileTables.SendHostStagedName)));
+            Send("host_staged", ProfileTables.SendHostStagedName), roofline));
+    }
+
+    private ProfileRoofline ReadRoofline(JsonElement e, string path, List<TensorParallelTables> layers)
+    {
+        RequireObject(e, path);
+        CheckKeys(e, path, ["device", "peak_flops", "memory_bandwidth", "ops"]);
+        var ops = new List<RooflineOp>();
+        int index = 0;
+        foreach (JsonElement op in RequireArray(Required(e, "ops", path), $"{path}.ops").EnumerateArray())
+        {
+            string at = $"{path}.ops[{index++}]";
+            RequireObject(op, at);
+            CheckKeys(op, at, ["tp", "table", "best_fraction", "median_fraction", "achieved_tflops", "achieved_gbps", "fraction"]);
+            int tp = Int(op, "tp", at);
+            string table = String(op, "table", at);
+            TensorParallelTables? t = layers.FirstOrDefault(l => l.TensorParallel == tp);
+            (int Points, int Columns) shape = (t is null ? null : ProfileRoofline.Shape(t, table))
+                ?? throw Error(at, $"names table {table} (tp={tp}), which $.layers does not have");
+            double[] Column(string key)
+            {
+                JsonElement c = Required(op, key, at);
+                return shape.Columns > 0
+                    ? Matrix(c, $"{at}.{key}", shape.Points / shape.Columns, shape.Columns, "batch", "length")
+                    : Numbers(c, $"{at}.{key}");
+            }
+            double[] tflops = Column("achieved_tflops"), gbps = Column("achieved_gbps"), fraction = Column("fraction");
+            double best = Number(op, "best_fraction", at), median = Number(op, "median_fraction", at);
+            ops.Add(Build(at, () => new RooflineOp(tp, table, tflops, gbps, fraction, best, median)));
+        }
+        double peak = Number(e, "peak_flops", path), bandwidth = Number(e, "memory_bandwidth", path);
+        string device = String(e, "device", path);
+        return Build(path, () => new ProfileRoofline(device, peak, bandwidth, ops));
+    }
+
+    private double Number(JsonElement obj, string key, string path)
+    {
+        JsonElement e = Required(obj, key, path);
+        return e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double v) && double.IsFinite(v)
+            ? v
+            : throw Error($"{path}.{key}", $"is {Describe(e)}; expected a finite number");
     }
 
     private ModelFingerprint ReadModel(JsonElement e, string path)
@@ -121,7 +164,7 @@ internal sealed class ProfileJsonReader
         bool cross = architecture == ModelArchitecture.EncoderDecoder;
         if (!cross && decoder.TryGetProperty("cross_attention", out _))
             throw Error($"{at}.decoder", "has 'cross_attention' but $.model.architecture is decoder-only");
-        CheckKeys(decoder, $"{at}.decoder", cross ? ["attention", "cross_attention", "rest"] : ["attention", "rest"]);
+        CheckKeys(decoder, $"{at}.decoder", cross ? ["attention", "cross_attention", "rest", "head"] : ["attention", "rest", "head"]);
 
         ProfileTable2D encoderAttention = Read2D(Required(encoder, "attention", $"{at}.encoder"), $"{at}.encoder.attention",
             TensorParallelTables.EncoderAttentionName, tp, "batch", "seq_len");
@@ -135,7 +178,10 @@ internal sealed class ProfileJsonReader
             : null;
         ProfileTable1D decoderRest = Read1D(Required(decoder, "rest", $"{at}.decoder"), $"{at}.decoder.rest",
             TensorParallelTables.DecoderRestName, tp, "tokens");
-        return Build(at, () => new TensorParallelTables(tp, encoderAttention, encoderRest, decoderAttention, crossAttention, decoderRest));
+        ProfileTable1D? head = decoder.TryGetProperty("head", out JsonElement headJson)
+            ? Read1D(headJson, $"{at}.decoder.head", TensorParallelTables.HeadName, tp, "rows")
+            : null;
+        return Build(at, () => new TensorParallelTables(tp, encoderAttention, encoderRest, decoderAttention, crossAttention, decoderRest, head));
     }
 
     private ProfileTable1D Read1D(JsonElement e, string path, string name, int? tp, string axisName, string? extraKey = null)

@@ -70,5 +70,6 @@ public sealed record ModelFingerprint(string Name, ModelArchitecture Architectur
 /// <param name="EngineVersion">Version of the engine or model that produced them.</param>
 /// <param name="CreatedUtc">When the profile was made (UTC).</param>
 /// <param name="Notes">Free text (settings, host, anything a reader should know).</param>
+/// <param name="KernelLibrary">The plug-in kernel library the engine ran with (its name), or null for the engine's own kernels.</param>
 public sealed record ProfileMetadata(ProfileKind Kind, ModelFingerprint Model, string Device, string Backend,
-    string EngineVersion, DateTime CreatedUtc, string Notes = "");
+    string EngineVersion, DateTime CreatedUtc, string Notes = "", string? KernelLibrary = null);

@@ -26,9 +26,10 @@ public sealed class ProfileTables : ILayerProfile
     /// <param name="sendIntraNode">"send.intra_node" over bytes.</param>
     /// <param name="sendInterNode">"send.inter_node" over bytes.</param>
     /// <param name="sendHostStaged">"send.host_staged" over bytes.</param>
+    /// <param name="roofline">Optional achieved-vs-roofline figures of the layer tables (measured profiles).</param>
     /// <exception cref="SpecException">Naming the missing, duplicated or inconsistent part.</exception>
     public ProfileTables(ProfileMetadata metadata, IEnumerable<TensorParallelTables> layers, IEnumerable<ProfileTable1D> allReduce,
-        ProfileTable1D sendIntraNode, ProfileTable1D sendInterNode, ProfileTable1D sendHostStaged)
+        ProfileTable1D sendIntraNode, ProfileTable1D sendInterNode, ProfileTable1D sendHostStaged, ProfileRoofline? roofline = null)
     {
         ArgumentNullException.ThrowIfNull(metadata);
         ArgumentNullException.ThrowIfNull(layers);
@@ -71,6 +72,8 @@ public sealed class ProfileTables : ILayerProfile
         SendIntraNode = CheckSend(sendIntraNode, SendIntraNodeName);
         SendInterNode = CheckSend(sendInterNode, SendInterNodeName);
         SendHostStaged = CheckSend(sendHostStaged, SendHostStagedName);
+        roofline?.Validate(_layers);
+        Roofline = roofline;
         Description = $"{(Metadata.Kind == ProfileKind.Analytic ? "analytic" : "measured")} {Metadata.Device} " +
             $"({Metadata.Model.Name}, {Metadata.Backend})";
     }
@@ -98,6 +101,9 @@ public sealed class ProfileTables : ILayerProfile
 
     /// <summary>Device → pinned host → device, over bytes.</summary>
     public ProfileTable1D SendHostStaged { get; }
+
+    /// <summary>Achieved TFLOP/s, GB/s and fraction of the device's roofline per layer table, or null.</summary>
+    public ProfileRoofline? Roofline { get; }
 
     /// <summary>The send table of <paramref name="link"/>.</summary>
     public ProfileTable1D SendTable(LinkClass link) => link switch
@@ -143,6 +149,10 @@ public sealed class ProfileTables : ILayerProfile
     /// <inheritdoc/>
     public double DecodeRest(int tp, double tokens) =>
         Layer(tp, TensorParallelTables.DecoderRestName).DecoderRest.Evaluate(tokens);
+
+    /// <inheritdoc/>
+    public double Head(int tp, double rows) =>
+        Layer(tp, TensorParallelTables.HeadName).Head is { } head ? head.Evaluate(rows) : double.NaN;
 
     /// <inheritdoc/>
     /// <remarks>tp = 1 and 0 bytes (no message) cost 0 without a lookup.</remarks>
@@ -200,6 +210,10 @@ public sealed class ProfileTables : ILayerProfile
             DateTimeKind.Unspecified => DateTime.SpecifyKind(m.CreatedUtc, DateTimeKind.Utc),
             _ => m.CreatedUtc,
         };
-        return m with { CreatedUtc = created, EngineVersion = m.EngineVersion ?? "", Notes = m.Notes ?? "" };
+        return m with
+        {
+            CreatedUtc = created, EngineVersion = m.EngineVersion ?? "", Notes = m.Notes ?? "",
+            KernelLibrary = string.IsNullOrWhiteSpace(m.KernelLibrary) ? null : m.KernelLibrary,
+        };
     }
 }

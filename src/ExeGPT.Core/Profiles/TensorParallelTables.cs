@@ -7,7 +7,7 @@ public sealed class TensorParallelTables
     /// <summary>Table names as they appear in files and error messages.</summary>
     public const string EncoderAttentionName = "encoder.attention", EncoderRestName = "encoder.rest",
         DecoderAttentionName = "decoder.attention", CrossAttentionName = "decoder.cross_attention",
-        DecoderRestName = "decoder.rest";
+        DecoderRestName = "decoder.rest", HeadName = "decoder.head";
 
     /// <summary>Checks that each table carries its expected name and this degree.</summary>
     /// <param name="tensorParallel">The TP degree (positive).</param>
@@ -16,9 +16,11 @@ public sealed class TensorParallelTables
     /// <param name="decoderAttention">batch × context.</param>
     /// <param name="crossAttention">batch × encoder_len; null for decoder-only models.</param>
     /// <param name="decoderRest">tokens.</param>
+    /// <param name="head">Optional: what one step costs outside the layers on the last stage (LM head, logits out,
+    /// sampling) over rows; without it the planner scales the decoder rest by the head's share of parameters.</param>
     /// <exception cref="SpecException">A table is misnamed or made for another degree.</exception>
     public TensorParallelTables(int tensorParallel, ProfileTable2D encoderAttention, ProfileTable1D encoderRest,
-        ProfileTable2D decoderAttention, ProfileTable2D? crossAttention, ProfileTable1D decoderRest)
+        ProfileTable2D decoderAttention, ProfileTable2D? crossAttention, ProfileTable1D decoderRest, ProfileTable1D? head = null)
     {
         if (tensorParallel <= 0)
             throw new SpecException($"profile: tensor-parallel degree must be positive, got {tensorParallel}");
@@ -28,6 +30,7 @@ public sealed class TensorParallelTables
         DecoderAttention = Check(decoderAttention, DecoderAttentionName);
         CrossAttention = crossAttention is null ? null : Check(crossAttention, CrossAttentionName);
         DecoderRest = Check(decoderRest, DecoderRestName);
+        Head = head is null ? null : Check(head, HeadName);
     }
 
     /// <summary>The TP degree.</summary>
@@ -47,6 +50,9 @@ public sealed class TensorParallelTables
 
     /// <summary>Rest of a decoder layer for one step: tokens.</summary>
     public ProfileTable1D DecoderRest { get; }
+
+    /// <summary>The last stage's work outside the layers per step (LM head, logits, sampling): rows; optional.</summary>
+    public ProfileTable1D? Head { get; }
 
     private ProfileTable1D Check(ProfileTable1D? table, string name)
     {

@@ -19,10 +19,12 @@ public sealed class XProfilerTests
     private static (ProfileTables Profile, ModelSpec Spec) Measure()
     {
         var config = ModelConfigs.Preset("tiny");
-        var seen = new List<(int, int)>();
+        var seen = new List<ProfileProgress>();
         var profile = XProfiler.Profile(new ProfileRequest(config, "tiny", Grid, Threads: 1), new SyncProgress(seen));
-        Assert.That(seen, Has.Count.EqualTo(8), "one report per prefill and per decode point");
-        Assert.That(seen[^1], Is.EqualTo((8, 8)));
+        Assert.That(seen.Count(p => p.Point.StartsWith("prefill", StringComparison.Ordinal)), Is.EqualTo(4), "one report per prefill point");
+        Assert.That(seen.Count(p => p.Point.StartsWith("decode", StringComparison.Ordinal)), Is.EqualTo(4), "one report per decode point");
+        Assert.That(seen.Select(p => p.Done), Is.EqualTo(Enumerable.Range(1, seen.Count)), "counted one by one");
+        Assert.That(seen.Select(p => p.Total), Is.All.EqualTo(seen.Count), "the total is known from the start");
         return (profile, XProfiler.ModelSpecOf(config, "tiny"));
     }
 
@@ -74,17 +76,35 @@ public sealed class XProfilerTests
     }
 
     [Test]
+    public void PrefillAndDecodeBatchesMayDiffer()
+    {
+        var config = ModelConfigs.Preset("tiny");
+        var grid = new ProfileGrid([1, 2, 4], [4, 8], Repeats: 1, PrefillBatches: [1, 2]);
+        ProfileTables profile = XProfiler.Profile(new ProfileRequest(config, "tiny", grid, Threads: 1));
+        TensorParallelTables t = profile.Layers.Single();
+        Assert.That(t.EncoderAttention.Rows.Points, Is.EqualTo(new double[] { 1, 2 }));
+        Assert.That(t.EncoderRest.Axis.Points, Is.EqualTo(new double[] { 4, 8, 16 }));
+        Assert.That(t.DecoderAttention.Rows.Points, Is.EqualTo(new double[] { 1, 2, 4 }));
+        Assert.That(t.DecoderRest.Axis.Points, Is.EqualTo(new double[] { 1, 2, 4 }));
+        // Hand-offs are of encoded batches: at most 2 slots x 8 tokens x 2 layers of 2 x 64 floats.
+        Assert.That(profile.SendHostStaged.Axis.Last, Is.EqualTo(2 * 8 * 2 * 2 * 64 * 4));
+    }
+
+    [Test]
     public void ABadGridIsRejected()
     {
         var config = ModelConfigs.Preset("tiny");
         var e = Assert.Throws<SpecException>(() =>
             XProfiler.Profile(new ProfileRequest(config, "tiny", new ProfileGrid([2, 1], [4, 8]))));
         Assert.That(e!.Message, Does.Contain("batch sizes must increase"));
+        e = Assert.Throws<SpecException>(() =>
+            XProfiler.Profile(new ProfileRequest(config, "tiny", new ProfileGrid([1, 2], [4, 8], PrefillBatches: [0, 1]))));
+        Assert.That(e!.Message, Does.Contain("prefill batch sizes must be positive, got 0"));
     }
 
     /// <summary>Records reports synchronously (Progress&lt;T&gt; would post them to the thread pool).</summary>
-    private sealed class SyncProgress(List<(int, int)> seen) : IProgress<(int Done, int Total)>
+    internal sealed class SyncProgress(List<ProfileProgress> seen) : IProgress<ProfileProgress>
     {
-        public void Report((int Done, int Total) value) => seen.Add(value);
+        public void Report(ProfileProgress value) => seen.Add(value);
     }
 }

@@ -75,6 +75,11 @@ void CpuBackend::gemm(const GemmParams& p) {
     // One thread pool (OpenMP) for everything: each thread runs single-threaded BLAS on its own
     // block of output columns and applies the epilogue while the block is still in cache. Letting
     // OpenBLAS spawn its own pool next to OpenMP's spinning threads made steps ~5x slower on 2 cores.
+    // OpenBLAS's OpenMP build sizes its pool from the calling thread's omp_get_max_threads() whenever it is called
+    // outside a parallel region (chunks == 1 below), so every rank thread of a multi-rank host would start a pool over
+    // all cores (measured: 10-20x slower small steps with 2 one-thread ranks). Every parallel region here names its
+    // own team size, so pinning this thread's default to 1 only keeps BLAS single-threaded.
+    if (omp_get_max_threads() != 1) omp_set_num_threads(1);
     const double flops = 2.0 * static_cast<double>(p.m) * static_cast<double>(p.n) * static_cast<double>(p.k);
     const int64_t chunks = flops < 2e6 ? 1 : std::min<int64_t>(threads_, (p.n + 15) / 16);
 #pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static) if (chunks > 1)
