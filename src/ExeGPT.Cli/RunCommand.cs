@@ -38,7 +38,7 @@ internal static class RunCommand
         var queries = new Option<int>("--queries", "-n")
         {
             Description = "Queries sampled from the task per schedule (the same ones for every schedule).",
-            DefaultValueFactory = _ => 160,
+            DefaultValueFactory = _ => 96,
         }.AtLeast(8);
         var seed = new Option<ulong>("--seed") { Description = "Seed of the sampled queries, the random weights and sampling.", DefaultValueFactory = _ => 1UL };
         var profile = new Option<string?>("--profile") { Description = "Use this profile instead of measuring (or reusing the cached) one." };

@@ -14,10 +14,11 @@ internal static class LayerTables
     /// <param name="costs">The roofline's FLOPs and bytes per point, when known.</param>
     /// <param name="progress">Advanced per point.</param>
     /// <param name="hidden">The model's hidden size (bytes of an all-reduced activation row / 4).</param>
-    /// <param name="inSituAllReduce">Receives, for d &gt; 1, what one all-reduce cost inside the steps (bytes →
+    /// <param name="inSituAllReduce">Receives, for d &gt; 1, what one all-reduce cost inside the prefill steps (bytes →
     /// seconds per call): the step's layer time beyond its slowest rank's compute, over the two all-reduces of a layer.
-    /// It includes what a separate benchmark of the collective misses: waking a peer that waits, and ranks drifting
-    /// apart between the two synchronisations of a layer.</param>
+    /// It includes what a separate benchmark of the collective misses: ranks drifting apart during long GEMMs. Decode
+    /// steps are too short for this difference to isolate the collective (fixed per-step costs dominate it: measured
+    /// 1.2 ms per call at 8 rows against 0.02 ms benchmarked and ~0.1 ms in the runner), so they use the benchmark.</param>
     public static TensorParallelTables Measure(RankGroups ranks, ProfileGrid grid, AnalyticCostModel? costs, ProgressCounter progress,
         SortedDictionary<int, List<double>> inSituAllReduce, int hidden)
     {
@@ -67,7 +68,6 @@ internal static class LayerTables
                     for (int r = 0; r < runners.Length; r++)
                         perRank[r] = perRankSteps[r][rep];
                     (attention[rep], rest[rep]) = Slowest(perRank);
-                    AddSync(inSituAllReduce, d, (long)b * hidden * sizeof(float), perRank);
                 }
                 decodeAttention.Set(i * cols + j, attention, costs?.DecodeAttention(d, b, s));
                 Samples.Add(decodeRest, b, Samples.Median(rest));

@@ -43,8 +43,9 @@ public static partial class ProfileCache
         ProfileGrid grid = request.Grid;
         var key = new StringBuilder();
         // The method's version: bump it whenever what a profile measures changes (2: cold caches between steps, the
-        // head table, in-situ all-reduces), so no cached profile of the old method is reused.
-        key.AppendLine("exegpt-profile-cache 2");
+        // head table, in-situ all-reduces; 3: in-situ all-reduces from prefill steps only), so no cached profile of the old
+        // method is reused.
+        key.AppendLine("exegpt-profile-cache 3");
         key.AppendLine(CultureInfo.InvariantCulture, $"model {ModelFingerprint.Of(spec)}");
         key.AppendLine(CultureInfo.InvariantCulture,
             $"config vocab={c.vocab_size} hidden={c.hidden_size} layers={c.num_layers} heads={c.num_heads} ffn={c.ffn_dim} " +

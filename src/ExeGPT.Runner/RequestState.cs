@@ -43,7 +43,8 @@ internal sealed class RequestState
 
     public long Finished { get; private set; }
 
-    public int EncoderBatch { get; set; }
+    /// <summary>The encoder batch it joined; -1 while queued (and for a request cancelled before it was encoded).</summary>
+    public int EncoderBatch { get; set; } = -1;
 
     public bool IsFinished { get; private set; }
 

@@ -21,7 +21,7 @@ public sealed record RunMetrics(double ThroughputSeqPerS, double ThroughputToken
         int total = batches.Count;
         if (total < 3)
             throw new ArgumentException($"the run formed {total} encoder batches; at least 3 are needed to measure a steady window");
-        double firstBatchDone = result.Requests.Where(q => q.EncoderBatch == 0).Max(q => q.Finished);
+        double firstBatchDone = result.Requests.Where(q => q.EncoderBatch == 0).Max(q => q.Finished);   // never-encoded: -1
         int fill = Math.Max(1, batches.Count(b => b.Started < firstBatchDone));
         // A short run keeps at least a third of its batches in the window.
         int edge = Math.Min(fill, (total - 1) / 3);

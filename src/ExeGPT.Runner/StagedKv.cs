@@ -74,6 +74,8 @@ internal sealed class StagingPool : IDisposable
         {
             while (true)
             {
+                if (_closed)
+                    throw new OperationCanceledException("the run stopped");
                 if (_free.Count > 0)
                     return _free.Pop();
                 if (_all.Count < _limit)
@@ -82,8 +84,6 @@ internal sealed class StagingPool : IDisposable
                     _all.Add(created);
                     return created;
                 }
-                if (_closed)
-                    throw new OperationCanceledException("the run stopped");
                 Monitor.Wait(_free);
             }
         }

@@ -80,6 +80,9 @@ public sealed partial class XRunner
 
         public void Complete() => _pending.Complete();
 
+        /// <summary>Online sessions: how many 50 ms waits a batch short of B_E spends collecting arrivals.</summary>
+        public void CollectArrivals(int waits) => _pending.ShortBatchWaits = waits;
+
         /// <summary>Fails everything still waiting (a stage failed).</summary>
         public void Abort() => _pending.Close();
 
@@ -115,6 +118,9 @@ public sealed partial class XRunner
                     stage.Abort();
                     stage.Stop();
                 }
+                // What the controller tripped over (a closed pool, a cache left inconsistent) only echoes the stage's
+                // failure: report the stage's own.
+                r.ThrowIfFaulted();
                 throw;
             }
             finally

@@ -26,7 +26,9 @@ public sealed partial class XRunner
             // unless two batches are already waiting (back-pressure).
             int encoderMicroBatches = 2 * encoders.Length;
             int encoderSlots = encoderMicroBatches * maxBatch;
-            int decoderSlots = _decoderCapacity + maxBatch;
+            // Room for the running rows, one merging batch, and the rows that finished but whose slots on the earlier
+            // stages are released only when their micro-batch next passes there (with one stage there are none).
+            int decoderSlots = (decoders.Length > 1 ? 2 : 1) * _decoderCapacity + maxBatch;
             PlanHandOff(encoders, decoders);
             int importers = decoders.Sum(d => d.Tp);
             ulong stagingBytes = StagingBytes();

@@ -118,8 +118,12 @@ public sealed partial class XRunner : IDisposable
     /// <summary>An online session (the engine API): requests are added while it runs on the caller's thread
     /// (<see cref="RunSession.Execute"/>) until <see cref="RunSession.Complete"/>; the caches are sized for prompts of
     /// at most <paramref name="maxPrompt"/> and <paramref name="maxNew"/> new tokens.</summary>
-    internal RunSession OpenSession(int maxPrompt, int maxNew, double meanSteps, IRunObserver? observer) =>
-        new(this, maxPrompt, maxNew, meanSteps, observer);
+    internal RunSession OpenSession(int maxPrompt, int maxNew, double meanSteps, IRunObserver? observer)
+    {
+        var session = new RunSession(this, maxPrompt, maxNew, meanSteps, observer);
+        session.CollectArrivals(waits: 2);   // a batch short of B_E waits up to 100 ms for more arrivals
+        return session;
+    }
 
     /// <summary>Checks one request against the model.</summary>
     internal void Validate(RunRequest request, int index)
@@ -238,6 +242,8 @@ public sealed partial class XRunner : IDisposable
         foreach (StageWorker stage in _stages.Concat(_encoders))
             stage?.Abort();
         _activeSession?.Abort();
+        // A controller waiting for a staging buffer that a dropped micro-batch will never return must wake too.
+        Volatile.Read(ref _staging)?.Close();
     }
 
     private RunSession? _activeSession;

@@ -61,6 +61,8 @@ internal static class RunExperiment
                 : XProfiler.Profile(request, progress);
         }
         profile.RequireMatches(model);
+        if (profile.Metadata.KernelLibrary is string plugin)
+            throw new SpecException($"the profile measured kernel library '{plugin}', but exegpt run runs the engine's own kernels; profile without --kernel-lib");
         var ctx = new SimulationContext(model, cluster, workload, profile, new SimulationOptions(Seed: settings.Seed));
 
         Slo slo = ResolveSlo(settings, ctx, log);
@@ -147,7 +149,8 @@ internal static class RunExperiment
         int decodeBatch = (int)Math.Ceiling(settings.MaxBatch * meanSteps);
         var batches = PowersOfTwo(decodeBatch);
         var prefill = PowersOfTwo(settings.MaxBatch);
-        var grid = new ProfileGrid(batches, [.. lengths.Distinct()], PrefillBatches: prefill);
+        // Five repeats: with every rank busy, single points of three repeats moved by up to 20% between profiles.
+        var grid = new ProfileGrid(batches, [.. lengths.Distinct()], Repeats: 5, PrefillBatches: prefill);
         return new ProfileRequest(config, settings.Model.Name, grid, Threads: settings.ThreadsPerDevice, Seed: settings.Seed,
             Ranks: devices, TensorParallel: degrees);
     }

@@ -38,11 +38,10 @@ public sealed class CpuRanksProfileTests
 
         ProfileTable1D allReduce = _profile.AllReduceTables.Single();
         Assert.That(allReduce.TensorParallel, Is.EqualTo(2));
-        // In situ (measured inside the TP steps) at every activation the grid all-reduced: decode rows b x hidden and
-        // prefill b x s x hidden floats; the collective's benchmark (4 B, 16 B, ... 64 MiB) outside that range.
+        // In situ (measured inside the TP prefill steps) at every activation the grid's prefills all-reduced, b x s x
+        // hidden floats; the collective's benchmark (4 B, 16 B, ... 64 MiB) outside that range.
         int hidden = _config.hidden_size;
-        double[] inSitu = [.. new[] { 1, 2, 4, 8 }.SelectMany(b => new[] { b * hidden * 4.0 }.Concat(new[] { 4, 8 }.Select(s => b * s * hidden * 4.0)))
-            .Distinct().Order()];
+        double[] inSitu = [.. new[] { 1, 2, 4, 8 }.SelectMany(b => new[] { 4, 8 }.Select(s => b * s * hidden * 4.0)).Distinct().Order()];
         double[] benchmark = [.. Enumerable.Range(1, 13).Select(i => Math.Pow(4, i)).Where(x => x < inSitu[0] || x > inSitu[^1])];
         Assert.That(allReduce.Axis.Points, Is.EqualTo(benchmark.Concat(inSitu).Order().ToArray()));
         Assert.That(allReduce.Times, Is.All.GreaterThanOrEqualTo(0));
