@@ -23,11 +23,8 @@ public sealed class EngineStreamingTests
     [OneTimeSetUp]
     public void CreateCheckpointAndExpectations()
     {
-        _checkpoint = TinyOptCheckpoint.Create(new OptSpec { NumLayers = RunnerLayouts.Model.Layers, NumHeads = RunnerLayouts.Model.Heads }, seed: 41);
-        int vocab = _checkpoint.Spec.VocabSize;
-        int[] lengths = [5, 1, 11, 3, 7, 2, 9, 4, 6, 8, 3, 10];
-        int[] budgets = [6, 1, 3, 9, 2, 7, 5, 8, 1, 4, 6, 2];
-        _requests = [.. lengths.Select((n, i) => new EngineRequest(Run.Tokens(n, vocab, 700 + i), budgets[i]))];
+        _checkpoint = RunnerLayouts.Checkpoint(seed: 41);
+        _requests = [.. RunnerLayouts.RaggedQueries(_checkpoint.Spec.VocabSize, 700).Select(q => new EngineRequest(q.Prompt, q.Budget))];
         OptReference reference = _checkpoint.Reference();
         _expected = [.. _requests.Select(r => GreedyReference.Generate(reference, r.PromptTokens, r.MaxNewTokens))];
     }

@@ -1,6 +1,8 @@
 using ExeGPT.Runner;
 using ExeGPT.Runtime;
 using ExeGPT.Simulator;
+using ExeGPT.Tests.Checkpoints;
+using ExeGPT.Tests.Reference;
 
 namespace ExeGPT.Tests.Runner;
 
@@ -11,6 +13,19 @@ public static class RunnerLayouts
     public static readonly OptSpecLayers Model = new(Layers: 3, Heads: 4);
 
     public sealed record OptSpecLayers(int Layers, int Heads);
+
+    /// <summary>Ragged prompts and budgets: queries finish at different steps (early termination, compaction, padding).</summary>
+    public static readonly int[] PromptLengths = [5, 1, 11, 3, 7, 2, 9, 4, 6, 8, 3, 10];
+
+    public static readonly int[] Budgets = [6, 1, 3, 9, 2, 7, 5, 8, 1, 4, 6, 2];
+
+    /// <summary>A seeded checkpoint of <see cref="Model"/>'s shape.</summary>
+    public static TinyOptCheckpoint Checkpoint(int seed) =>
+        TinyOptCheckpoint.Create(new OptSpec { NumLayers = Model.Layers, NumHeads = Model.Heads }, seed: seed);
+
+    /// <summary>(prompt, budget) of each ragged query, prompts drawn from <paramref name="tokenSeed"/> on.</summary>
+    public static IEnumerable<(int[] Prompt, int Budget)> RaggedQueries(int vocab, int tokenSeed) =>
+        PromptLengths.Select((n, i) => (ExeGPT.Tests.Support.Run.Tokens(n, vocab, tokenSeed + i), Budgets[i]));
 
     public static IEnumerable<TestCaseData> All()
     {

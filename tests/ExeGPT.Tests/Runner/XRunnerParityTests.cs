@@ -22,12 +22,8 @@ public sealed class XRunnerParityTests
     [OneTimeSetUp]
     public void CreateCheckpointAndExpectations()
     {
-        _checkpoint = TinyOptCheckpoint.Create(new OptSpec { NumLayers = RunnerLayouts.Model.Layers, NumHeads = RunnerLayouts.Model.Heads }, seed: 33);
-        int vocab = _checkpoint.Spec.VocabSize;
-        // Ragged prompts and budgets: queries finish at different steps (early termination, compaction, padding).
-        int[] lengths = [5, 1, 11, 3, 7, 2, 9, 4, 6, 8, 3, 10];
-        int[] budgets = [6, 1, 3, 9, 2, 7, 5, 8, 1, 4, 6, 2];
-        _requests = [.. lengths.Select((n, i) => new RunRequest(Run.Tokens(n, vocab, 500 + i), budgets[i]))];
+        _checkpoint = RunnerLayouts.Checkpoint(seed: 33);
+        _requests = [.. RunnerLayouts.RaggedQueries(_checkpoint.Spec.VocabSize, 500).Select(q => new RunRequest(q.Prompt, q.Budget))];
         OptReference reference = _checkpoint.Reference();
         _expected = [.. _requests.Select(r => GreedyReference.Generate(reference, r.Prompt, r.MaxNewTokens))];
     }
