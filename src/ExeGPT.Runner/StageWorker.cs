@@ -146,8 +146,7 @@ internal sealed class StageWorker : IDisposable
     private void Prepare(MicroBatch batch)
     {
         foreach (int slot in batch.TakePendingFrees(Index))
-            foreach (KvCache? cache in _caches)
-                cache!.FreeSlot(slot);
+            FreeSlot(slot);
         Span<int> slots = batch.Slots(Index);
         for (int row = 0; row < batch.Rows; row++)
         {

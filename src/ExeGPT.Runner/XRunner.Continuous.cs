@@ -38,9 +38,7 @@ public sealed partial class XRunner
                 mb.KeepFinished = false;
                 mb.PassesLeft = 1;
                 RunAndWait(single);
-                for (int st = 0; st < Depth; st++)
-                    foreach (int slot in mb.TakePendingFrees(st))
-                        r._stages[st].FreeSlot(slot);
+                FlushPendingFrees(mb);
             }
         }
     }

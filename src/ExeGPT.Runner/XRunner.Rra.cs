@@ -152,9 +152,7 @@ public sealed partial class XRunner
         /// left on the other stages, and keeps the rest for the next phase.</summary>
         private void Gather(MicroBatch mb)
         {
-            for (int st = 0; st < Depth; st++)
-                foreach (int slot in mb.TakePendingFrees(st))
-                    _runner._stages[st].FreeSlot(slot);
+            FlushPendingFrees(mb);
             for (int row = 0; row < mb.Rows; row++)
             {
                 int at = _rowCount++;
@@ -164,6 +162,14 @@ public sealed partial class XRunner
                     _rowSlots[st][at] = mb.Slots(st)[row];
             }
             mb.Rows = 0;
+        }
+
+        /// <summary>Releases the slots a parked micro-batch's finished rows left on the stages (all stages idle).</summary>
+        private void FlushPendingFrees(MicroBatch mb)
+        {
+            for (int st = 0; st < Depth; st++)
+                foreach (int slot in mb.TakePendingFrees(st))
+                    _runner._stages[st].FreeSlot(slot);
         }
 
         /// <summary>Compacts once finished queries leave at least half of the occupied slot range empty.</summary>

@@ -41,7 +41,7 @@ internal static class RunReportWriter
         return text.ToString();
     }
 
-    public static string Json(ExperimentReport report) => Write(w =>
+    public static string Json(ExperimentReport report) => JsonText.Of(w =>
     {
         RunSettings s = report.Settings;
         w.WriteStartObject();
@@ -92,14 +92,6 @@ internal static class RunReportWriter
         w.WriteEndArray();
         w.WriteEndObject();
     }, indented: true);
-
-    private static string Write(Action<Utf8JsonWriter> write, bool indented)
-    {
-        using var stream = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = indented }))
-            write(writer);
-        return Encoding.UTF8.GetString(stream.ToArray());
-    }
 
     /// <summary>Every query of every run as CSV: what the runner did, for checking a run against the simulator.</summary>
     public static string RequestsCsv(ExperimentReport report)

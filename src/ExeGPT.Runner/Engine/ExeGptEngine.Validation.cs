@@ -2,7 +2,8 @@ namespace ExeGPT.Runner;
 
 public sealed partial class ExeGptEngine
 {
-    /// <summary>Refuses, before anything is queued, what the runner cannot run or would fail on mid-batch.</summary>
+    /// <summary>Refuses, before anything is queued, what breaks this engine's limits, in their terms; the runner's own
+    /// checks (sampling options included) follow in the session's Add.</summary>
     private void Validate(RunRequest request)
     {
         int[] prompt = request.Prompt;
@@ -20,13 +21,5 @@ public sealed partial class ExeGptEngine
         for (int i = 0; i < prompt.Length; i++)
             if ((uint)prompt[i] >= (uint)vocab)
                 throw new ArgumentException($"Prompt position {i}: token id {prompt[i]} is outside the vocabulary [0, {vocab}).", nameof(request));
-        // The stage thread samples; invalid options there would fail the whole run, not just this request.
-        if (request.Sampling is { Greedy: false } sampling)
-        {
-            if (!(sampling.Temperature > 0) || !float.IsFinite(sampling.Temperature))
-                throw new ArgumentException($"The sampling temperature must be a positive finite number (got {sampling.Temperature}).", nameof(request));
-            if (!(sampling.TopP > 0 && sampling.TopP <= 1))
-                throw new ArgumentException($"The sampling top_p must lie in (0, 1] (got {sampling.TopP}).", nameof(request));
-        }
     }
 }
