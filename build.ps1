@@ -69,7 +69,9 @@ function Invoke-Setup {
 
 function Build-Native {
     Write-Step "native engine ($NativeBuild)"
-    $cmakeArgs = @('-S', 'native', '-B', $NativeBuild, "-DCMAKE_BUILD_TYPE=$Config")
+    # The CUDA backend (libexegpt_cuda.so, loaded with dlopen) is Linux-only: ./build.sh builds it there.
+    Write-Step 'CUDA backend: skipped on Windows (build.sh compiles it on Linux)'
+    $cmakeArgs = @('-S', 'native', '-B', $NativeBuild, "-DCMAKE_BUILD_TYPE=$Config", '-DEXEGPT_CUDA=OFF')
     if ($env:VCPKG_ROOT) { $cmakeArgs += "-DCMAKE_TOOLCHAIN_FILE=$env:VCPKG_ROOT/scripts/buildsystems/vcpkg.cmake" }
     if ($env:EXEGPT_CMAKE_ARGS) { $cmakeArgs += $env:EXEGPT_CMAKE_ARGS -split '\s+' }
     Invoke-Checked { cmake @cmakeArgs }

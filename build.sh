@@ -51,6 +51,8 @@ usage: ./build.sh [command] [args...]
   clean                 remove build/ and artifacts/
 
 Environment: EXEGPT_CMAKE_ARGS  extra options for the CMake configure step
+             EXEGPT_CUDA       ON (default on Debian: installs CUDA 11.8 when nvcc is missing, so every build
+                               compile-checks the CUDA backend), AUTO (build it when nvcc is found) or OFF
 EOF
 }
 
@@ -122,14 +124,67 @@ cmd_setup() {
     dotnet restore "$SLN"
 }
 
+# The CUDA backend is compile-checked wherever the native engine is built (CI included), GPU or not.
+# Debian ships CUDA 11.8 as nvidia-cuda-toolkit in its non-free component, which the default sources leave
+# out: a sources file on the same mirror enables it (~2.3 GB download, once).
+enable_debian_nonfree() {
+    # Already enabled? ("non-free" as a whole component name: "non-free-firmware" does not count)
+    if grep -rqsE '^[^#]*[[:space:]]non-free([[:space:]]|$)' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        return 0
+    fi
+    local codename uri=''
+    # shellcheck disable=SC1091 # the system's file
+    codename=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
+    [[ -n $codename ]] || die "cannot tell the Debian release (no VERSION_CODENAME in /etc/os-release) to enable non-free"
+    # The mirror the main archive comes from (deb822 or one-line format), else Debian's own.
+    if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
+        uri=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources | head -n 1)
+    fi
+    if [[ -z $uri && -f /etc/apt/sources.list ]]; then
+        uri=$(awk -v suite="$codename" '$1 == "deb" && $3 == suite { print $2; exit }' /etc/apt/sources.list)
+    fi
+    uri=${uri:-http://deb.debian.org/debian}
+    log "enabling Debian contrib/non-free ($uri $codename) for nvidia-cuda-toolkit"
+    printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: contrib non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "$uri" "$codename" "$codename" | as_root tee /etc/apt/sources.list.d/exegpt-nonfree.sources >/dev/null
+}
+
+install_cuda_toolkit() {
+    if command -v nvcc >/dev/null 2>&1; then return 0; fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        log "nvcc not found and no apt-get: install a CUDA toolkit (11.8 or newer) to build the CUDA backend"
+        return 0
+    fi
+    enable_debian_nonfree
+    log "installing nvidia-cuda-toolkit (CUDA compiler for the CUDA backend)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nvidia-cuda-toolkit
+    command -v nvcc >/dev/null 2>&1 || die "nvidia-cuda-toolkit is installed but nvcc is not on PATH"
+}
+
+# EXEGPT_CUDA for CMake: what the caller asked for, else ON where nvcc is (now) available, else AUTO.
+cuda_mode() {
+    if [[ -n ${EXEGPT_CUDA:-} ]]; then
+        printf '%s' "$EXEGPT_CUDA"
+    elif command -v nvcc >/dev/null 2>&1; then
+        printf 'ON'
+    else
+        printf 'AUTO'
+    fi
+}
+
 # ---------------------------------------------------------------------------------------------------
 # build
 
 build_native() {
     log "native engine ($NATIVE_BUILD)"
-    # Re-configuring an existing tree is cheap and picks up EXEGPT_CMAKE_ARGS changes.
+    # Only a required CUDA backend (the default) installs a toolkit; AUTO uses one if present.
+    case ${EXEGPT_CUDA:-ON} in
+        ON | on) install_cuda_toolkit ;;
+    esac
+    # Re-configuring an existing tree is cheap and picks up EXEGPT_CMAKE_ARGS changes (given last: they win).
     # shellcheck disable=SC2086 # EXEGPT_CMAKE_ARGS is a list of options: word splitting is wanted
-    cmake -S native -B "$NATIVE_BUILD" -DCMAKE_BUILD_TYPE="$CONFIG" ${EXEGPT_CMAKE_ARGS:-}
+    cmake -S native -B "$NATIVE_BUILD" -DCMAKE_BUILD_TYPE="$CONFIG" -DEXEGPT_CUDA="$(cuda_mode)" ${EXEGPT_CMAKE_ARGS:-}
     cmake --build "$NATIVE_BUILD" -j"$(nproc)"
     [[ -f $NATIVE_OUT/libexegpt.so ]] || die "the native build did not produce $NATIVE_OUT/libexegpt.so"
 }
@@ -148,7 +203,7 @@ cmd_build() {
     build_managed
     cat <<EOF
 ==> built:
-    native library   $NATIVE_OUT/libexegpt.so
+    native library   $NATIVE_OUT/libexegpt.so$([[ -f $NATIVE_OUT/libexegpt_cuda.so ]] && printf ' (+ libexegpt_cuda.so)')
     native tests     ctest --test-dir $NATIVE_BUILD
     CLI              $BIN_DIR/exegpt   (./build.sh run)
 EOF

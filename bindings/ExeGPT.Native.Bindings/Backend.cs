@@ -9,11 +9,12 @@ namespace ExeGPT.Native;
 /// <summary>An execution backend (CPU, or CUDA when its library and a device are present).</summary>
 public sealed unsafe class Backend : IDisposable
 {
-    private Backend(BackendHandle handle, exg_backend_kind kind, string name)
+    private Backend(BackendHandle handle, exg_backend_kind kind, string name, exg_dtype dtype)
     {
         Handle = handle;
         Kind = kind;
         Name = name;
+        Dtype = dtype;
     }
 
     internal BackendHandle Handle { get; }
@@ -23,34 +24,77 @@ public sealed unsafe class Backend : IDisposable
     /// <summary>The library's name for the backend: "cpu" or "cuda".</summary>
     public string Name { get; }
 
+    /// <summary>The storage dtype of weights, activations and the KV cache (what a default request resolved to).</summary>
+    public exg_dtype Dtype { get; }
+
     /// <param name="numThreads">Threads for GEMMs and attention; 0 or less uses every core.</param>
-    public static Backend CreateCpu(int numThreads = 0) => Create(exg_backend_kind.EXG_BACKEND_CPU, 0, numThreads);
+    public static Backend CreateCpu(int numThreads = 0) => Create(new BackendOptions { NumThreads = numThreads });
 
     /// <param name="kind">The backend kind.</param>
     /// <param name="device">Device ordinal (CUDA); ignored on CPU.</param>
     /// <param name="numThreads">CPU threads; 0 or less uses every core.</param>
-    public static Backend Create(exg_backend_kind kind, int device = 0, int numThreads = 0)
+    public static Backend Create(exg_backend_kind kind, int device = 0, int numThreads = 0) =>
+        Create(new BackendOptions { Kind = kind, Device = device, NumThreads = numThreads });
+
+    /// <exception cref="ExgException">The kind is unavailable here (EXG_ERR_UNSUPPORTED; <see cref="UnavailableReason"/>
+    /// says why), the dtype is not one the backend stores (EXG_ERR_UNSUPPORTED), or the device failed (EXG_ERR_DEVICE).</exception>
+    public static Backend Create(BackendOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
         NativeLibraryLoader.EnsureLoaded();
         var handle = new BackendHandle();
         var parameters = new exg_backend_params
         {
             struct_size = (uint)sizeof(exg_backend_params),
-            kind = (int)kind,
-            device = device,
-            num_threads = numThreads,
+            kind = (int)options.Kind,
+            device = options.Device,
+            num_threads = options.NumThreads,
+            dtype = options.Dtype is { } dtype ? (int)dtype : DefaultDtype,
         };
         exg_backend* native;
         Check(exg_backend_create(&parameters, &native));
         handle.Attach((nint)native);
-        return new Backend(handle, kind, Internal.Utf8.ToString(exg_backend_name(native)));
+        return new Backend(handle, options.Kind, Utf8.ToString(exg_backend_name(native)), (exg_dtype)exg_backend_dtype(native));
     }
+
+    /// <summary><c>exg_backend_params.dtype</c> asking for the backend's default (0 would mean F32, right for CPU only).</summary>
+    internal const int DefaultDtype = -1;
 
     /// <summary>True when a backend of <paramref name="kind"/> can be created here (library present, device found).</summary>
     public static bool IsAvailable(exg_backend_kind kind)
     {
         NativeLibraryLoader.EnsureLoaded();
         return exg_backend_available((int)kind) != 0;
+    }
+
+    /// <summary>Why <see cref="IsAvailable"/> is false for <paramref name="kind"/> (e.g. "no CUDA-capable device is
+    /// detected"); "" when it is available.</summary>
+    public static string UnavailableReason(exg_backend_kind kind)
+    {
+        NativeLibraryLoader.EnsureLoaded();
+        return Utf8.ToString(exg_backend_unavailable_reason((int)kind));
+    }
+
+    /// <summary>The backend's device now (free memory changes as models and caches come and go).</summary>
+    /// <exception cref="ExgException">The device could not be queried (EXG_ERR_DEVICE).</exception>
+    public DeviceInfo DeviceInfo
+    {
+        get
+        {
+            var info = new exg_device_info { struct_size = (uint)sizeof(exg_device_info) };
+            using (Handle.Lease())
+                Check(exg_backend_device_info(Handle.Pointer, &info));
+            return new DeviceInfo(FixedText(info.name, 128), info.total_memory, info.free_memory, info.multiprocessors,
+                info.compute_capability, info.peak_bandwidth_gbps);
+        }
+    }
+
+    /// <summary>A NUL-terminated UTF-8 string in a fixed buffer; without a NUL, the whole buffer.</summary>
+    private static string FixedText(byte* text, int capacity)
+    {
+        var bytes = new ReadOnlySpan<byte>(text, capacity);
+        int length = bytes.IndexOf((byte)0);
+        return System.Text.Encoding.UTF8.GetString(length < 0 ? bytes : bytes[..length]);
     }
 
     /// <summary>

@@ -4,7 +4,7 @@ namespace ExeGPT.Native;
 /// A ragged batch: sequence i appends <c>SeqLens[i]</c> tokens to KV slot <c>Slots[i]</c>; its rows are consecutive
 /// in <see cref="TokenIds"/> / <see cref="HiddenIn"/> / <see cref="HiddenOut"/>. Which spans are used depends on the
 /// shard: the first stage reads <see cref="TokenIds"/>, later ones <see cref="HiddenIn"/>; the last stage writes
-/// <see cref="LogitsOut"/> (each sequence's last token), earlier ones <see cref="HiddenOut"/>. The unused ones stay
+/// <see cref="LogitsOut"/> (each sequence's last token) when it is given, earlier ones <see cref="HiddenOut"/>. The unused ones stay
 /// empty. <see cref="Model"/> checks every length before calling the library.
 /// </summary>
 public ref struct Batch
@@ -23,6 +23,7 @@ public ref struct Batch
     /// <summary>[sum(SeqLens) x hidden_size] on all but the last stage.</summary>
     public Span<float> HiddenOut;
 
-    /// <summary>[Slots.Length x vocab_size] on the last stage.</summary>
+    /// <summary>[Slots.Length x vocab_size] on the last stage; empty there keeps the logits on the backend for
+    /// <see cref="Model.Sample"/> (they then never cross to the host).</summary>
     public Span<float> LogitsOut;
 }

@@ -104,7 +104,39 @@ public sealed unsafe class Model : IDisposable
             Check(exg_model_save_checkpoint(Handle.Pointer, p, (int)dtype));
     }
 
+    /// <summary>
+    /// Samples one token per sequence of this last stage's latest step from the logits it kept on the backend (on the
+    /// device for CUDA), with the same rule and random streams as <see cref="Sampler.Sample"/>; the step may have left
+    /// <see cref="Batch.LogitsOut"/> empty so the logits never reach the host.
+    /// </summary>
+    /// <param name="options">The sampling rule, shared by every row.</param>
+    /// <param name="rngStates">Each row's stream (advanced), one per sequence of the step.</param>
+    /// <param name="tokensOut">Receives each row's token, one per sequence of the step.</param>
+    /// <exception cref="InvalidOperationException">Not a last stage, or no step of it has succeeded since the last
+    /// failure.</exception>
+    /// <exception cref="ArgumentException">A span's length is not the step's sequence count.</exception>
+    public void Sample(in SamplingOptions options, Span<ulong> rngStates, Span<int> tokensOut)
+    {
+        if (Info.is_last_stage == 0)
+            throw new InvalidOperationException("Only a last-stage shard has logits to sample.");
+        int rows = _stepRows;
+        if (rows == 0)
+            throw new InvalidOperationException("No step of this shard has produced logits to sample yet.");
+        if (rngStates.Length != rows)
+            throw new ArgumentException($"rngStates has {rngStates.Length} entries; the last step had {rows} sequences.", nameof(rngStates));
+        if (tokensOut.Length != rows)
+            throw new ArgumentException($"tokensOut has {tokensOut.Length} entries; the last step had {rows} sequences.", nameof(tokensOut));
+        exg_sampling_params parameters = options.ToNative();
+        using var lease = Handle.Lease();
+        fixed (ulong* states = rngStates)
+        fixed (int* tokens = tokensOut)
+            Check(exg_model_sample(Handle.Pointer, &parameters, states, tokens));
+    }
+
     public void Dispose() => Handle.Dispose();
+
+    // Sequences of the last successful step (what Sample draws from); 0 after a failed one.
+    private int _stepRows;
 
     private void Run(KvCache cache, in Batch batch, bool decode)
     {
@@ -145,9 +177,11 @@ public sealed unsafe class Model : IDisposable
                 };
                 using var model = Handle.Lease();
                 using var kv = cache.Handle.Lease();
+                _stepRows = 0;
                 Check(decode
                     ? exg_model_decode(Handle.Pointer, cache.Handle.Pointer, &native)
                     : exg_model_prefill(Handle.Pointer, cache.Handle.Pointer, &native));
+                _stepRows = numSeqs;
             }
         }
         finally

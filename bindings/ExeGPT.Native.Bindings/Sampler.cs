@@ -28,14 +28,7 @@ public static unsafe class Sampler
         if (tokensOut.Length != rows)
             throw new ArgumentException($"tokensOut has {tokensOut.Length} entries; one per row ({rows}) is needed.", nameof(tokensOut));
         NativeLibraryLoader.EnsureLoaded();
-        var parameters = new exg_sampling_params
-        {
-            struct_size = (uint)sizeof(exg_sampling_params),
-            greedy = options.Greedy ? (byte)1 : (byte)0,
-            temperature = options.Temperature,
-            top_k = options.TopK,
-            top_p = options.TopP,
-        };
+        exg_sampling_params parameters = options.ToNative();
         fixed (float* l = logits)
         fixed (ulong* states = rngStates)
         fixed (int* tokens = tokensOut)

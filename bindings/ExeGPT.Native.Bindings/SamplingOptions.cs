@@ -1,3 +1,5 @@
+using ExeGPT.Native.Interop;
+
 namespace ExeGPT.Native;
 
 /// <summary>How <see cref="Sampler"/> picks a token from a row of logits.</summary>
@@ -5,4 +7,14 @@ namespace ExeGPT.Native;
 /// <param name="Temperature">Divides the logits; must be &gt; 0.</param>
 /// <param name="TopK">Keep the K most likely tokens; 0 or less means no limit.</param>
 /// <param name="TopP">Keep the smallest set whose probability reaches P, in (0, 1]; 1 means no limit.</param>
-public readonly record struct SamplingOptions(bool Greedy, float Temperature = 1f, int TopK = 0, float TopP = 1f);
+public readonly record struct SamplingOptions(bool Greedy, float Temperature = 1f, int TopK = 0, float TopP = 1f)
+{
+    internal unsafe exg_sampling_params ToNative() => new()
+    {
+        struct_size = (uint)sizeof(exg_sampling_params),
+        greedy = Greedy ? (byte)1 : (byte)0,
+        temperature = Temperature,
+        top_k = TopK,
+        top_p = TopP,
+    };
+}

@@ -131,7 +131,7 @@ ordered_json bench_gemms(int threads, double peak_gflops, int repeats) {
             out(static_cast<size_t>(s.m * s.n));
         for (auto* v : {&a, &w, &bias})
             for (auto& x : *v) x = u(rng);
-        const exg::GemmParams p{s.m, s.n, s.k, a.data(), s.k, w.data(), s.k, bias.data(), out.data(), s.n, s.act};
+        const exg::GemmParams p{s.m, s.n, s.k, a.data(), s.k, w.data(), s.k, bias.data(), out.data(), s.n, s.act, 0};
         backend.gemm(p);  // warm-up
         std::vector<double> times;
         const int inner = s.m == 1 ? 50 : s.m <= 32 ? 10 : 1;
@@ -158,7 +158,7 @@ ordered_json bench_gemms(int threads, double peak_gflops, int repeats) {
 }
 
 ordered_json bench_model(const std::string& preset, const Options& o) {
-    exg_backend_params bp{sizeof(exg_backend_params), EXG_BACKEND_CPU, 0, o.threads};
+    exg_backend_params bp{sizeof(exg_backend_params), EXG_BACKEND_CPU, 0, o.threads, -1};
     exg_backend* backend = nullptr;
     check(exg_backend_create(&bp, &backend), "backend");
     exg_model_params mp{};

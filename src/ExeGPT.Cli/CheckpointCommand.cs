@@ -10,13 +10,6 @@ namespace ExeGPT.Cli;
 /// weights) as a Hugging Face OPT checkpoint, so other implementations can load the same weights.</summary>
 internal static class CheckpointCommand
 {
-    private static readonly Dictionary<string, exg_dtype> Dtypes = new(StringComparer.Ordinal)
-    {
-        ["f32"] = exg_dtype.EXG_DTYPE_F32,
-        ["f16"] = exg_dtype.EXG_DTYPE_F16,
-        ["bf16"] = exg_dtype.EXG_DTYPE_BF16,
-    };
-
     public static Command Create(Option<bool> verbose)
     {
         var model = new Option<string>("--model", "-m")
@@ -31,7 +24,7 @@ internal static class CheckpointCommand
             Description = "Storage dtype of the tensors.",
             DefaultValueFactory = _ => "f32",
         };
-        dtype.AcceptOnlyFromAmong([.. Dtypes.Keys]);
+        dtype.AcceptOnlyFromAmong([.. DtypeNames.All.Keys]);
         var threads = new Option<int>("--threads") { Description = "CPU threads (default 0: every core)." };
 
         var save = new Command("save", "Write a model as config.json + model.safetensors.")
@@ -53,7 +46,7 @@ internal static class CheckpointCommand
                 CheckpointDir = source.CheckpointDir,
                 Seed = seedValue,
             });
-            shard.SaveCheckpoint(directory, Dtypes[dtypeName]);
+            shard.SaveCheckpoint(directory, DtypeNames.All[dtypeName]);
             CliLog.CheckpointSaved(context.Log, source.Name, seedValue, dtypeName, directory);
             return 0;
         }));

@@ -40,6 +40,8 @@ internal static class GenerateCommand
         {
             Description = "CPU threads in total, split over the TP ranks (default 0: every core).",
         };
+        var backend = BackendChoice.BackendOption();
+        var dtype = BackendChoice.DtypeOption();
         var eos = new Option<int?>("--eos-token-id")
         {
             Description = "Stop a sequence after it emits this token (default: a checkpoint's eos_token_id).",
@@ -56,11 +58,12 @@ internal static class GenerateCommand
 
         var command = new Command("generate", "Generate tokens for one or more tokenised prompts.")
         {
-            model, promptTokens, maxNewTokens, greedy, temperature, topK, topP, seed, tp, stages, threads, eos, ignoreEos, json,
-            dumpLogits,
+            model, promptTokens, maxNewTokens, greedy, temperature, topK, topP, seed, tp, stages, threads, backend, dtype, eos,
+            ignoreEos, json, dumpLogits,
         };
         command.SetAction(parse => CommandRunner.Execute(parse, verbose, context =>
         {
+            BackendChoice engine = BackendChoice.Parse(parse.GetValue(backend)!, parse.GetValue(dtype));
             IReadOnlyList<int[]> prompts = PromptTokens.Parse(parse.GetValue(promptTokens)!);
             SamplingOptions sampling = Sampling(parse.GetValue(greedy), parse.GetValue(temperature),
                 parse.GetValue(topK), parse.GetValue(topP));
@@ -80,6 +83,8 @@ internal static class GenerateCommand
                 TensorParallel = parse.GetValue(tp),
                 Stages = parse.GetValue(stages),
                 Threads = parse.GetValue(threads),
+                Backend = engine.Kind,
+                Dtype = engine.Dtype,
             };
             GenerationResult result;
             using (var generator = new HostGenerator(options, context.Loggers.CreateLogger<HostGenerator>()))

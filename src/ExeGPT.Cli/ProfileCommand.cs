@@ -9,8 +9,8 @@ using Microsoft.Extensions.Logging;
 
 namespace ExeGPT.Cli;
 
-/// <summary><c>exegpt profile</c>: the XProfiler — time one layer of the real engine over a grid, on every rank of
-/// the host at once and for every TP degree, plus collectives and the KV hand-off, and write a measured profile the
+/// <summary><c>exegpt profile</c>: the XProfiler — time one layer of the real engine (CPU ranks or CUDA devices) over a
+/// grid, on every rank of the host at once and for every TP degree, plus collectives and the KV hand-off, and write a measured profile the
 /// planner reads (<c>exegpt schedule --profile FILE</c>). Cached unless <c>--no-cache</c>.</summary>
 internal static class ProfileCommand
 {
@@ -21,11 +21,8 @@ internal static class ProfileCommand
             Description = "A size preset (`exegpt presets`) or an OPT checkpoint directory (its shape; weights are seeded).",
             Required = true,
         };
-        var backend = new Option<string>("--backend")
-        {
-            Description = "Engine backend to measure: cpu (cuda comes with the CUDA backend, issue 5).",
-            DefaultValueFactory = _ => "cpu",
-        };
+        var backend = BackendChoice.BackendOption();
+        var dtype = BackendChoice.DtypeOption();
         var output = new Option<string>("--out", "-o") { Description = "Profile JSON to write.", Required = true };
         var batches = new Option<string?>("--batches") { Description = "Batch sizes, increasing (default 1,2,4,8,16)." };
         var prefillBatches = new Option<string?>("--prefill-batches") { Description = "Prefill batch sizes when they differ from --batches (then decode only)." };
@@ -34,8 +31,8 @@ internal static class ProfileCommand
         var tp = new Option<string?>("--tp") { Description = "Tensor-parallel degrees to tabulate, e.g. 1,2 (default 1)." };
         var ranks = new Option<int>("--ranks")
         {
-            Description = "CPU ranks sharing this host, all busy during every measurement, as `exegpt run` runs cpux<N> " +
-                "(default: the largest --tp degree).",
+            Description = "Ranks sharing this host, all busy during every measurement, as `exegpt run` runs cpux<N> " +
+                "(cuda: GPUs 0..N-1; default: the largest --tp degree).",
             DefaultValueFactory = _ => 0,
         }.AtLeast(0);
         var threads = new Option<int>("--threads")
@@ -55,11 +52,11 @@ internal static class ProfileCommand
         var command = new Command("profile",
             "Measure one layer of the engine (attention and the rest, prefill and decode, every TP degree), collectives and the KV hand-off into a profile.")
         {
-            model, backend, output, batches, prefillBatches, lengths, repeats, tp, ranks, threads, seed, kernelLib, noCache,
+            model, backend, dtype, output, batches, prefillBatches, lengths, repeats, tp, ranks, threads, seed, kernelLib, noCache,
         };
         command.SetAction(parse => CommandRunner.Execute(parse, verbose, context =>
         {
-            exg_backend_kind kind = BackendKind(parse.GetValue(backend)!);
+            BackendChoice engine = BackendChoice.Parse(parse.GetValue(backend)!, parse.GetValue(dtype));
             string? plugin = parse.GetValue(kernelLib);
             if (plugin is not null && !File.Exists(plugin))
                 throw new ArgumentException($"--kernel-lib: '{plugin}' does not exist");
@@ -72,7 +69,8 @@ internal static class ProfileCommand
                 IntList(parse.GetValue(lengths), "--lengths") ?? defaults.Lengths,
                 parse.GetValue(repeats), PrefillBatches: IntList(parse.GetValue(prefillBatches), "--prefill-batches"));
             var request = new ProfileRequest(source.Config, source.Name, grid, parse.GetValue(threads), parse.GetValue(seed),
-                Ranks: rankCount > 0 ? rankCount : Math.Max(1, degrees.Max()), TensorParallel: degrees, KernelLibrary: plugin, Backend: kind);
+                Ranks: rankCount > 0 ? rankCount : Math.Max(1, degrees.Max()), TensorParallel: degrees, KernelLibrary: plugin,
+                Backend: engine.Kind, Dtype: engine.Dtype);
 
             string path = parse.GetValue(output)!;
             var progress = new ProgressBar();
@@ -99,21 +97,6 @@ internal static class ProfileCommand
             return 0;
         }));
         return command;
-    }
-
-    private static exg_backend_kind BackendKind(string text)
-    {
-        switch (text.Trim().ToLowerInvariant())
-        {
-            case "cpu":
-                return exg_backend_kind.EXG_BACKEND_CPU;
-            case "cuda":
-                if (!Backend.IsAvailable(exg_backend_kind.EXG_BACKEND_CUDA))
-                    throw new ArgumentException("--backend cuda: the CUDA backend is not built yet (issue 5)");
-                return exg_backend_kind.EXG_BACKEND_CUDA;
-            default:
-                throw new ArgumentException($"--backend: '{text}' is not a backend (cpu, cuda)");
-        }
     }
 
     private static int[]? IntList(string? text, string option)

@@ -9,7 +9,8 @@ using ExeGPT.Simulator;
 namespace ExeGPT.Cli;
 
 /// <summary><c>exegpt run</c>, the main job: profile the engine (cached) → schedule → run the workload for real on CPU
-/// ranks → measured next to predicted, for the chosen schedule, the other paper family's best and the baselines.</summary>
+/// ranks or the GPUs of this node → measured next to predicted, for the chosen schedule, the other paper family's best
+/// and the baselines.</summary>
 internal static class RunCommand
 {
     public static Command Create(Option<bool> verbose)
@@ -21,7 +22,7 @@ internal static class RunCommand
         };
         var cluster = new Option<string>("--cluster", "-c")
         {
-            Description = "CPU ranks to run on: cpu or cpux<N> (each rank gets cores/N threads).",
+            Description = "Devices to run on: cpu or cpux<N> (each rank gets cores/N threads); with --backend cuda a GPU cluster of one node, e.g. h100x2 (GPUs 0..N-1).",
             DefaultValueFactory = _ => "cpux2",
         };
         var task = new Option<string>("--task", "-t")
@@ -51,6 +52,8 @@ internal static class RunCommand
             DefaultValueFactory = _ => 8,
         }.AtLeast(1);
         var threads = new Option<int>("--threads-per-rank") { Description = "CPU threads per rank (default: cores / ranks)." }.AtLeast(0);
+        var backend = BackendChoice.BackendOption();
+        var dtype = BackendChoice.DtypeOption();
         var adjust = new Option<bool>("--adjust")
         {
             Description = "Run with the paper's dynamic workload adjustment (off by default: the simulator predicts the schedule's fixed B_E, so the comparison runs it as planned).",
@@ -58,12 +61,13 @@ internal static class RunCommand
         var json = new Option<bool>("--json") { Description = "Print the report as JSON (schedule, predicted, measured, error_pct, runs)." };
         var output = new Option<string?>("--out", "-o") { Description = "Also write the JSON report to this file." };
         var records = new Option<string?>("--requests-csv") { Description = "Also write every query of every run (lengths, batch, times) to this CSV file." };
-        var command = new Command("run", "Profile, schedule and run a workload on CPU ranks; report measured next to predicted throughput and latency.");
+        var command = new Command("run", "Profile, schedule and run a workload on CPU ranks or GPUs; report measured next to predicted throughput and latency.");
         foreach (Option option in (Option[])[model, cluster, task, latency, slo, queries, seed, profile, noCache, policies, baselines,
-                     maxBatch, threads, adjust, json, output, records])
+                     maxBatch, threads, backend, dtype, adjust, json, output, records])
             command.Options.Add(option);
         command.SetAction(parse => CommandRunner.Execute(parse, verbose, context =>
         {
+            BackendChoice engine = BackendChoice.Parse(parse.GetValue(backend)!, parse.GetValue(dtype));
             ModelSource source = ModelSource.Resolve(parse.GetValue(model)!);
             ClusterSpec spec = ClusterPresets.Get(parse.GetValue(cluster)!);
             WorkloadSpec workload = WorkloadResolver.Resolve(parse.GetValue(task)!);
@@ -71,7 +75,7 @@ internal static class RunCommand
                 parse.GetValue(seed), parse.GetValue(profile), !parse.GetValue(noCache),
                 ScheduleCommand.ParsePolicies(parse.GetValue(policies)) ?? [Policy.Rra, Policy.WaaC, Policy.WaaM],
                 ScheduleCommand.ParsePolicies(parse.GetValue(baselines)) ?? [Policy.Static],
-                parse.GetValue(maxBatch), parse.GetValue(threads), parse.GetValue(adjust));
+                parse.GetValue(maxBatch), parse.GetValue(threads), parse.GetValue(adjust), engine);
             if (settings.Policies.Any(p => p is Policy.Static or Policy.Continuous))
                 throw new SpecException("--policies takes the paper's policies (rra, waa-c, waa-m); baselines go in --baselines");
             ExperimentReport report = RunExperiment.Execute(settings, ProfileCommand.TerminalProgress(), context.Loggers);

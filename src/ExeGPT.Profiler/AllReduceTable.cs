@@ -77,6 +77,12 @@ internal static class AllReduceTable
             new ProfileAxis("bytes", points.Keys), points.Values);
     }
 
+    /// <summary>The table of a collective that has no benchmark of its own (NCCL on device memory): the in-situ cost
+    /// per call measured inside the steps, median per message size.</summary>
+    public static ProfileTable1D FromInSitu(int degree, SortedDictionary<int, List<double>> inSitu) =>
+        new(ProfileTables.AllReduceName, degree, new ProfileAxis("bytes", inSitu.Keys.Select(b => (double)b)),
+            [.. inSitu.Values.Select(Samples.Median)]);
+
     /// <summary>"4 B", "16 KiB", "64 MiB".</summary>
     public static string Bytes(double bytes) => bytes switch
     {

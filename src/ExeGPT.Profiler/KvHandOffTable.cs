@@ -27,18 +27,21 @@ internal sealed class KvHandOffTable : IDisposable
     private readonly HostBuffer[] _buffers;
     private readonly RankCrew _crew;
     private readonly int _layers, _maxBatch;
-    private readonly long _kvBytesPerToken;
+    private readonly long _kvBytesPerToken;   // at the backend's storage dtype: the bytes the planner asks about
 
     /// <param name="request">Ranks, threads, backend, plug-in, grid.</param>
     /// <param name="oneLayer">The model's config with one layer (a tp-1 shard: a whole layer's KV).</param>
     /// <param name="layers">The model's layers.</param>
-    public KvHandOffTable(ProfileRequest request, exg_model_config oneLayer, int layers)
+    /// <param name="dtypeBytes">Bytes per KV element at the backend's storage dtype.</param>
+    public KvHandOffTable(ProfileRequest request, exg_model_config oneLayer, int layers, int dtypeBytes)
     {
         ProfileGrid grid = request.Grid;
         _layers = layers;
         _maxBatch = grid.PrefillRows[^1];
         int maxLength = grid.Lengths[^1];
-        _kvBytesPerToken = 2L * oneLayer.hidden_size * sizeof(float);
+        _kvBytesPerToken = 2L * oneLayer.hidden_size * dtypeBytes;
+        // The buffer is sized for F32 rows, an upper bound for a blob of any storage dtype.
+        long bufferBytesPerToken = 2L * oneLayer.hidden_size * sizeof(float);
         int ranks = request.Ranks;
         _sources = new StepRunner[ranks];
         _targets = new KvCache[ranks];
@@ -53,9 +56,9 @@ internal sealed class KvHandOffTable : IDisposable
                 KvCache source = Own(new KvCache(model, _maxBatch, maxLength));
                 _targets[r] = Own(new KvCache(model, _maxBatch, maxLength));
                 _targetSlots[r] = [.. Enumerable.Range(0, _maxBatch).Select(_ => _targets[r].AllocSlot())];
-                _sources[r] = new StepRunner(model, source, oneLayer.vocab_size, _maxBatch, maxLength);
+                _sources[r] = new StepRunner(model, source, oneLayer.vocab_size, _maxBatch, maxLength, request.OnDevice);
                 // Room for every blob of the largest point (headers included), up to the cap but never below one blob.
-                long oneBlob = maxLength * _kvBytesPerToken + HeaderSlackBytes;
+                long oneBlob = maxLength * bufferBytesPerToken + HeaderSlackBytes;
                 long everything = _maxBatch * layers * oneBlob;
                 _buffers[r] = Own(HostBuffer.Allocate(backend, (ulong)Math.Min(everything, Math.Max(BufferCapBytes, oneBlob))));
             }

@@ -13,14 +13,19 @@ internal static class LayerTables
     /// <param name="grid">Points to measure.</param>
     /// <param name="costs">The roofline's FLOPs and bytes per point, when known.</param>
     /// <param name="progress">Advanced per point.</param>
-    /// <param name="hidden">The model's hidden size (bytes of an all-reduced activation row / 4).</param>
-    /// <param name="inSituAllReduce">Receives, for d &gt; 1, what one all-reduce cost inside the prefill steps (bytes →
-    /// seconds per call): the step's layer time beyond its slowest rank's compute, over the two all-reduces of a layer.
-    /// It includes what a separate benchmark of the collective misses: ranks drifting apart during long GEMMs. Decode
-    /// steps are too short for this difference to isolate the collective (fixed per-step costs dominate it: measured
-    /// 1.2 ms per call at 8 rows against 0.02 ms benchmarked and ~0.1 ms in the runner), so they use the benchmark.</param>
+    /// <param name="hidden">The model's hidden size (elements of an all-reduced activation row).</param>
+    /// <param name="elementBytes">Bytes per activation element at the backend's storage dtype.</param>
+    /// <param name="inSituAllReduce">Receives, for d &gt; 1, what one all-reduce cost inside the steps (bytes → seconds
+    /// per call). Host collectives: the prefill step's layer time beyond its slowest rank's compute, over the two
+    /// all-reduces of a layer. It includes what a separate benchmark of the collective misses: ranks drifting apart
+    /// during long GEMMs. Decode steps are too short for this difference to isolate the collective (fixed per-step
+    /// costs dominate it: measured 1.2 ms per call at 8 rows against 0.02 ms benchmarked and ~0.1 ms in the runner), so
+    /// they use the benchmark. Device collectives (<paramref name="deviceCollectives"/>, NCCL): the backend times them
+    /// itself (<c>all_reduce_seconds</c>), in prefill and decode steps alike; no separate benchmark exists for them,
+    /// since their data is device memory.</param>
+    /// <param name="deviceCollectives">The groups all-reduce on devices (NCCL) rather than through host memory.</param>
     public static TensorParallelTables Measure(RankGroups ranks, ProfileGrid grid, AnalyticCostModel? costs, ProgressCounter progress,
-        SortedDictionary<int, List<double>> inSituAllReduce, int hidden)
+        SortedDictionary<int, List<double>> inSituAllReduce, int hidden, int elementBytes, bool deviceCollectives)
     {
         int d = ranks.Degree;
         StepRunner[] runners = ranks.Runners;
@@ -48,7 +53,7 @@ internal static class LayerTables
                 {
                     ranks.Crew.Run(r => perRank[r] = runners[r].Prefill(b, s));
                     (attention[rep], rest[rep]) = Slowest(perRank);
-                    AddSync(inSituAllReduce, d, (long)b * s * hidden * sizeof(float), perRank);
+                    AddSync(inSituAllReduce, d, (long)b * s * hidden * elementBytes, perRank, deviceCollectives);
                 }
                 prefillAttention.Set(i * cols + j, attention, costs?.PrefillAttention(d, b, s));
                 Samples.Add(prefillRest, b * s, Samples.Median(rest));
@@ -68,6 +73,8 @@ internal static class LayerTables
                     for (int r = 0; r < runners.Length; r++)
                         perRank[r] = perRankSteps[r][rep];
                     (attention[rep], rest[rep]) = Slowest(perRank);
+                    if (deviceCollectives)
+                        AddSync(inSituAllReduce, d, (long)b * hidden * elementBytes, perRank, deviceCollectives);
                 }
                 decodeAttention.Set(i * cols + j, attention, costs?.DecodeAttention(d, b, s));
                 Samples.Add(decodeRest, b, Samples.Median(rest));
@@ -93,21 +100,23 @@ internal static class LayerTables
 
     /// <summary>Adds one step's in-situ cost per all-reduce (see <see cref="Measure"/>); the ranks of one TP group are
     /// consecutive in <paramref name="ranks"/>, and each group gives a sample.</summary>
-    private static void AddSync(SortedDictionary<int, List<double>> into, int d, long bytes, exg_step_timings[] ranks)
+    private static void AddSync(SortedDictionary<int, List<double>> into, int d, long bytes, exg_step_timings[] ranks, bool measured)
     {
         if (d == 1)
             return;
         for (int g = 0; g + d <= ranks.Length; g += d)
         {
-            double layerTime = 0, compute = 0;
+            double layerTime = 0, compute = 0, allReduce = 0;
             for (int r = g; r < g + d; r++)
             {
                 exg_step_timings t = ranks[r];
                 layerTime = Math.Max(layerTime, t.total_seconds - t.outside_layers_seconds);
                 compute = Math.Max(compute, t.attention_seconds + t.layer_rest_seconds);
+                allReduce = Math.Max(allReduce, t.all_reduce_seconds);
             }
             int layers = Math.Max(1, ranks[g].layers);
-            Samples.Add(into, (int)Math.Min(bytes, int.MaxValue), Math.Max(0, layerTime - compute) / (2 * layers));
+            double perLayer = measured ? allReduce : Math.Max(0, layerTime - compute);
+            Samples.Add(into, (int)Math.Min(bytes, int.MaxValue), perLayer / (2 * layers));
         }
     }
 

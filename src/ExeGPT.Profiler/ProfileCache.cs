@@ -33,13 +33,13 @@ public static partial class ProfileCache
         return Path.Combine(root, "exegpt", "profiles");
     }
 
-    /// <summary>Everything the measurement depends on, one item a line: the model's full shape, backend, device
-    /// (host, ranks, threads per rank), engine build (API, assembly and the native library file), grid, TP degrees
+    /// <summary>Everything the measurement depends on, one item a line: the model's full shape and dtype, backend, device
+    /// (host, ranks, threads per rank; a GPU's name and dtype), engine build (API, assembly and the native library file), grid, TP degrees
     /// and kernel library (path, size, modification time). Weight values (the seed) do not change timings.</summary>
-    internal static string Key(ProfileRequest request, string device, string backend, string engineVersion)
+    internal static string Key(ProfileRequest request, string device, string backend, string engineVersion, int dtypeBytes)
     {
         exg_model_config c = request.Config;
-        ModelSpec spec = XProfiler.ModelSpecOf(c, request.ModelName);
+        ModelSpec spec = XProfiler.ModelSpecOf(c, request.ModelName, dtypeBytes);
         ProfileGrid grid = request.Grid;
         var key = new StringBuilder();
         // The method's version: bump it whenever what a profile measures changes (2: cold caches between steps, the

@@ -15,11 +15,15 @@ namespace ExeGPT.Profiler;
 /// model's heads and FFN width.</param>
 /// <param name="KernelLibrary">A plug-in kernel library loaded into every rank's backend before its model is
 /// built, so its kernels are what gets timed; null for the engine's own.</param>
-/// <param name="Backend">The engine backend to time.</param>
+/// <param name="Backend">The engine backend to time: CPU ranks, or CUDA with rank r on device r.</param>
+/// <param name="Dtype">The backend's storage dtype; null for its default (CPU: F32; CUDA: BF16).</param>
 public sealed record ProfileRequest(exg_model_config Config, string ModelName, ProfileGrid Grid, int Threads = 0, ulong Seed = 1,
     int Ranks = 1, int[]? TensorParallel = null, string? KernelLibrary = null,
-    exg_backend_kind Backend = exg_backend_kind.EXG_BACKEND_CPU)
+    exg_backend_kind Backend = exg_backend_kind.EXG_BACKEND_CPU, exg_dtype? Dtype = null)
 {
+    /// <summary>True for CUDA: collectives, sampling and the logits stay on the devices.</summary>
+    public bool OnDevice => Backend == exg_backend_kind.EXG_BACKEND_CUDA;
+
     /// <summary>The TP degrees, increasing.</summary>
     public IReadOnlyList<int> Degrees => TensorParallel is { Length: > 0 } tp ? [.. tp.Order()] : [1];
 

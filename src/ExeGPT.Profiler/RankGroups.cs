@@ -4,8 +4,8 @@ using ExeGPT.Native.Interop;
 namespace ExeGPT.Profiler;
 
 /// <summary>Every rank of the host for one TP degree d: Ranks / d groups of d ranks, each rank with its own backend
-/// (its share of the threads, the plug-in kernels if any), one-layer model shard and KV cache, the ranks of a group
-/// joined by a host communicator. Rank i is rank i % d of group i / d.</summary>
+/// (its share of the threads, the plug-in kernels if any; CUDA: device i), one-layer model shard and KV cache, the ranks
+/// of a group joined by a communicator (host group; NCCL on CUDA). Rank i is rank i % d of group i / d.</summary>
 internal sealed class RankGroups : IDisposable
 {
     // A collective that waits this long for a peer has lost it: fail instead of hanging the profile.
@@ -35,19 +35,20 @@ internal sealed class RankGroups : IDisposable
         {
             for (int g = 0; g < ranks / degree; g++)
             {
-                Comm[]? group = degree > 1 ? Own(Comm.CreateHostGroup(degree, CommTimeoutMs)) : null;
+                for (int r = 0; r < degree; r++)
+                    _backends[g * degree + r] = Own(CreateBackend(request, g * degree + r));
+                Comm[]? group = degree > 1 ? Own(Comm.CreateGroup(_backends[(g * degree)..((g + 1) * degree)], CommTimeoutMs)) : null;
                 for (int r = 0; r < degree; r++)
                 {
                     int i = g * degree + r;
                     _comms[i] = group?[r];
-                    _backends[i] = Own(CreateBackend(request, i));
                     _models[i] = Own(Model.Create(_backends[i], new ModelOptions
                     {
                         Config = oneLayer, Seed = request.Seed, TpRank = r, TpSize = degree, Comm = _comms[i],
                     }));
                     _models[i].EnableStepTiming(true);
                     _caches[i] = Own(new KvCache(_models[i], maxBatch, maxSeqLen));
-                    Runners[i] = new StepRunner(_models[i], _caches[i], oneLayer.vocab_size, maxBatch, maxSeqLen);
+                    Runners[i] = new StepRunner(_models[i], _caches[i], oneLayer.vocab_size, maxBatch, maxSeqLen, request.OnDevice);
                 }
             }
             KernelLibraryName = _backends[0].KernelLibraryName;
@@ -74,12 +75,17 @@ internal sealed class RankGroups : IDisposable
     /// <summary>Rank <paramref name="rank"/>'s communicator (null at degree 1).</summary>
     public Comm? CommOf(int rank) => _comms[rank];
 
-    /// <summary>A backend of the request's kind for rank <paramref name="rank"/> (CUDA: device = rank), with the
-    /// plug-in loaded before any model is built on it, as the engine requires. The caller owns it.</summary>
+    /// <summary>A backend of the request's kind and dtype for rank <paramref name="rank"/> (CUDA: device = rank), with
+    /// the plug-in loaded before any model is built on it, as the engine requires. The caller owns it.</summary>
     public static Backend CreateBackend(ProfileRequest request, int rank)
     {
-        Backend backend = Backend.Create(request.Backend, request.Backend == exg_backend_kind.EXG_BACKEND_CPU ? 0 : rank,
-            request.ThreadsPerRank);
+        Backend backend = Backend.Create(new BackendOptions
+        {
+            Kind = request.Backend,
+            Device = request.OnDevice ? rank : 0,
+            NumThreads = request.ThreadsPerRank,
+            Dtype = request.Dtype,
+        });
         try
         {
             if (request.KernelLibrary is not null)

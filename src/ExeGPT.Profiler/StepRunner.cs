@@ -5,23 +5,25 @@ using ExeGPT.Native.Interop;
 namespace ExeGPT.Profiler;
 
 /// <summary>Runs timed prefill and decode steps of (batch, length) on one cache, reusing its buffers. Before every
-/// timed step the caches are flushed: a real model streams many layers' weights and KV through them, so each layer
-/// finds its own cold, while a one-layer profile would otherwise find everything still cached from the last repeat
+/// timed step on the CPU the caches are flushed: a real model streams many layers' weights and KV through them, so each
+/// layer finds its own cold, while a one-layer profile would otherwise find everything still cached from the last repeat
 /// (measured on a 32 MiB L3: a TP-2 decode step timed ~2x too fast). Decode steps also time the greedy sampling of
-/// their rows and add it to <c>outside_layers_seconds</c>, the last stage's per-step work outside the layers.</summary>
-internal sealed class StepRunner(Model model, KvCache cache, int vocab, int maxBatch, int maxLength)
+/// their rows and add it to <c>outside_layers_seconds</c>, the last stage's per-step work outside the layers. On a
+/// device (<paramref name="onDevice"/>) the steps keep their logits there and sampling runs there too, as the runner
+/// does it; host caches are not flushed then (the device's weights and KV do not go through them).</summary>
+internal sealed class StepRunner(Model model, KvCache cache, int vocab, int maxBatch, int maxLength, bool onDevice)
 {
     /// <summary>Bytes written between timed steps: twice the last-level cache of the machines we profile on.</summary>
     private const int FlushBytes = 64 << 20;
     private static readonly SamplingOptions Greedy = new(Greedy: true);
-    private readonly byte[] _flush = GC.AllocateUninitializedArray<byte>(FlushBytes);
+    private readonly byte[] _flush = onDevice ? [] : GC.AllocateUninitializedArray<byte>(FlushBytes);
     private readonly ulong[] _rng = new ulong[maxBatch];
     private readonly int[] _sampled = new int[maxBatch];
     private byte _flushValue;
     private readonly int[] _slots = new int[maxBatch];
     private readonly int[] _lens = new int[maxBatch];
     private readonly int[] _tokens = new int[maxBatch * maxLength];
-    private readonly float[] _logits = new float[maxBatch * vocab];
+    private readonly float[] _logits = onDevice ? [] : new float[maxBatch * vocab];
     private int _decodeBatch, _decodeLength; // the sequences a decode sweep is extending (0: none)
 
     /// <summary>The cache the steps run on.</summary>
@@ -71,13 +73,16 @@ internal sealed class StepRunner(Model model, KvCache cache, int vocab, int maxB
             for (int s = 0; s < steps; s++)
             {
                 for (int i = 0; i < batch; i++) _tokens[i] = (s * 31 + i) % vocab;
-                var step = new Batch { Slots = _slots.AsSpan(0, batch), TokenIds = _tokens.AsSpan(0, batch), LogitsOut = _logits.AsSpan(0, batch * vocab) };
+                var step = new Batch { Slots = _slots.AsSpan(0, batch), TokenIds = _tokens.AsSpan(0, batch), LogitsOut = Logits(batch) };
                 FlushCaches();
                 model.Decode(cache, in step);
                 _decodeLength++;
                 timings[s] = model.LastStepTimings;
                 long sampling = Stopwatch.GetTimestamp();
-                Sampler.Sample(_logits.AsSpan(0, batch * vocab), batch, vocab, Greedy, _rng.AsSpan(0, batch), _sampled.AsSpan(0, batch));
+                if (onDevice)
+                    model.Sample(Greedy, _rng.AsSpan(0, batch), _sampled.AsSpan(0, batch));
+                else
+                    Sampler.Sample(_logits.AsSpan(0, batch * vocab), batch, vocab, Greedy, _rng.AsSpan(0, batch), _sampled.AsSpan(0, batch));
                 timings[s].outside_layers_seconds += Stopwatch.GetElapsedTime(sampling).TotalSeconds;
             }
             return timings;
@@ -89,8 +94,13 @@ internal sealed class StepRunner(Model model, KvCache cache, int vocab, int maxB
         }
     }
 
+    /// <summary>Where a step of <paramref name="batch"/> rows writes its logits: nowhere on a device (kept there).</summary>
+    private Span<float> Logits(int batch) => onDevice ? default : _logits.AsSpan(0, batch * vocab);
+
     private void FlushCaches()
     {
+        if (onDevice)
+            return;
         _flushValue++;
         _flush.AsSpan().Fill(_flushValue);
     }
@@ -128,7 +138,7 @@ internal sealed class StepRunner(Model model, KvCache cache, int vocab, int maxB
         var prefill = new Batch
         {
             Slots = _slots.AsSpan(0, batch), SeqLens = _lens.AsSpan(0, batch),
-            TokenIds = _tokens.AsSpan(0, batch * length), LogitsOut = _logits.AsSpan(0, batch * vocab),
+            TokenIds = _tokens.AsSpan(0, batch * length), LogitsOut = Logits(batch),
         };
         model.Prefill(cache, in prefill);
     }

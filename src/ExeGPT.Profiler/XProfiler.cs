@@ -10,11 +10,11 @@ using Microsoft.Extensions.Logging;
 namespace ExeGPT.Profiler;
 
 /// <summary>The paper's XProfiler on the real engine: one layer of the model is built with seeded weights on every
-/// rank of the host (cluster <c>cpux&lt;Ranks&gt;</c>) and every grid point is prefilled or decoded by all ranks at
-/// once with per-part step timing on, for every TP degree, so attention and the rest of the layer are measured
-/// separately, as the runner will run them. Also measured: the engine's all-reduce per TP degree, the KV hand-off
-/// through pinned host buffers, and host copies for the other sends. The result is a measured profile in the same
-/// format as the analytic one, with the achieved fraction of the device's roofline per point.</summary>
+/// rank of the host (cluster <c>cpux&lt;Ranks&gt;</c>, or CUDA devices 0..Ranks-1) and every grid point is prefilled
+/// or decoded by all ranks at once with per-part step timing on, for every TP degree, so attention and the rest of the
+/// layer are measured separately, as the runner will run them. Also measured: the engine's all-reduce per TP degree,
+/// the KV hand-off through pinned host buffers, and host copies for the other sends. The result is a measured profile
+/// in the same format as the analytic one, with the achieved fraction of the device's roofline per point.</summary>
 public static class XProfiler
 {
     /// <summary>Measures the profile; <paramref name="progress"/> hears of every point.</summary>
@@ -23,22 +23,28 @@ public static class XProfiler
     {
         ArgumentNullException.ThrowIfNull(request);
         Validate(request);
+        return Measure(request, ProfileTarget.Probe(request), progress);
+    }
+
+    private static ProfileTables Measure(ProfileRequest request, ProfileTarget target, IProgress<ProfileProgress>? progress)
+    {
         exg_model_config config = request.Config;
         ProfileGrid grid = request.Grid;
-        ModelSpec spec = ModelSpecOf(config, request.ModelName);
+        ModelSpec spec = ModelSpecOf(config, request.ModelName, target.DtypeBytes);
         IReadOnlyList<int> degrees = request.Degrees;
 
         // One layer is enough: every layer of the model has the same shape, and timings are per layer.
         exg_model_config oneLayer = config;
         oneLayer.num_layers = 1;
-        ClusterSpec? cluster = RooflineCluster(request);
+        ClusterSpec? cluster = RooflineCluster(request, target);
         AnalyticCostModel? costs = cluster is null ? null : new AnalyticCostModel(spec, cluster);
 
-        // The largest activation all-reduced: a prefill of the largest batch at the longest length.
+        // The largest activation all-reduced: a prefill of the largest batch at the longest length. NCCL's all-reduce
+        // works on device memory only, so on CUDA it is timed inside the steps rather than benchmarked on its own.
         IReadOnlyList<long> allReduceSizes =
-            AllReduceTable.Sizes((long)grid.MaxBatch * grid.Lengths[^1] * config.hidden_size * sizeof(float));
+            AllReduceTable.Sizes((long)grid.MaxBatch * grid.Lengths[^1] * config.hidden_size * target.DtypeBytes);
         int total = degrees.Count * (grid.PrefillRows.Count + grid.Batches.Count) * grid.Lengths.Count
-            + degrees.Count(d => d > 1) * allReduceSizes.Count
+            + (request.OnDevice ? 0 : degrees.Count(d => d > 1) * allReduceSizes.Count)
             + KvHandOffTable.Points(grid, config.num_layers).Count + HostCopyTable.Points;
         var counter = new ProgressCounter(total, progress);
 
@@ -51,18 +57,19 @@ public static class XProfiler
             using var ranks = new RankGroups(request, oneLayer, d, grid.MaxBatch, grid.Lengths[^1] + grid.Repeats);
             kernelLibrary ??= ranks.KernelLibraryName ?? (request.KernelLibrary is { } file ? Path.GetFileName(file) : null);
             var inSitu = new SortedDictionary<int, List<double>>();
-            layers.Add(LayerTables.Measure(ranks, grid, costs, counter, inSitu, config.hidden_size));
+            layers.Add(LayerTables.Measure(ranks, grid, costs, counter, inSitu, config.hidden_size, target.DtypeBytes, request.OnDevice));
             if (d > 1)
-                allReduce.Add(AllReduceTable.WithInSitu(
-                    AllReduceTable.Measure(ranks, allReduceSizes, Math.Max(3, grid.Repeats), counter), inSitu));
+                allReduce.Add(request.OnDevice
+                    ? AllReduceTable.FromInSitu(d, inSitu)
+                    : AllReduceTable.WithInSitu(AllReduceTable.Measure(ranks, allReduceSizes, Math.Max(3, grid.Repeats), counter), inSitu));
         }
         ProfileTable1D hostStaged;
-        using (var handOff = new KvHandOffTable(request, oneLayer, config.num_layers))
+        using (var handOff = new KvHandOffTable(request, oneLayer, config.num_layers, target.DtypeBytes))
             hostStaged = handOff.Measure(grid, counter);
         ProfileTable1D send = HostCopyTable.Measure(ProfileTables.SendIntraNodeName, counter);
 
-        var metadata = new ProfileMetadata(ProfileKind.Measured, ModelFingerprint.Of(spec), DeviceName(request), BackendName(request),
-            EngineVersion(), DateTime.UtcNow, Notes(request, kernelLibrary), kernelLibrary);
+        var metadata = new ProfileMetadata(ProfileKind.Measured, ModelFingerprint.Of(spec), target.DeviceName, BackendName(request),
+            EngineVersion(), DateTime.UtcNow, Notes(request, target, kernelLibrary), kernelLibrary);
         return new ProfileTables(metadata, layers, allReduce, send,
             HostCopyTable.Rename(send, ProfileTables.SendInterNodeName), hostStaged,
             cluster is null ? null : ProfileRoofline.Compute(layers, cluster.Device));
@@ -82,31 +89,37 @@ public static class XProfiler
     {
         ArgumentNullException.ThrowIfNull(request);
         Validate(request);
-        string path = CachePath(request, cacheDir);
-        ModelSpec spec = ModelSpecOf(request.Config, request.ModelName);
+        ProfileTarget target = ProfileTarget.Probe(request);
+        string path = CachePath(request, cacheDir, target);
+        ModelSpec spec = ModelSpecOf(request.Config, request.ModelName, target.DtypeBytes);
         if (ProfileCache.TryRead(path, spec, log) is { } cached)
         {
             hit = true;
             return cached;
         }
         hit = false;
-        ProfileTables profile = Profile(request, progress);
+        ProfileTables profile = Measure(request, target, progress);
         ProfileCache.Write(path, profile, log);
         return profile;
     }
 
-    /// <summary>The cache file <see cref="ProfileCached"/> uses for <paramref name="request"/>.</summary>
+    /// <summary>The cache file <see cref="ProfileCached"/> uses for <paramref name="request"/> (on CUDA this opens device
+    /// 0 to name it).</summary>
     public static string CachePath(ProfileRequest request, string? cacheDir = null)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return Path.Combine(cacheDir ?? ProfileCache.DefaultDirectory(),
-            ProfileCache.FileName(ProfileCache.Key(request, DeviceName(request), BackendName(request), EngineVersion())));
+        return CachePath(request, cacheDir, ProfileTarget.Probe(request));
     }
 
-    /// <summary>The planner's view of an engine config: decoder-only, multi-head, FP32 on the CPU backend.</summary>
-    public static ModelSpec ModelSpecOf(in exg_model_config c, string name) => new(
+    private static string CachePath(ProfileRequest request, string? cacheDir, ProfileTarget target) =>
+        Path.Combine(cacheDir ?? ProfileCache.DefaultDirectory(),
+            ProfileCache.FileName(ProfileCache.Key(request, target.DeviceName, BackendName(request), EngineVersion(), target.DtypeBytes)));
+
+    /// <summary>The planner's view of an engine config: decoder-only, multi-head, at <paramref name="dtypeBytes"/> per
+    /// element (4: F32, the CPU backend's; 2: the CUDA backend's BF16/F16).</summary>
+    public static ModelSpec ModelSpecOf(in exg_model_config c, string name, int dtypeBytes = 4) => new(
         name, ModelArchitecture.DecoderOnly, 0, c.num_layers, c.hidden_size, c.num_heads, c.num_heads,
-        c.hidden_size / c.num_heads, c.ffn_dim, GatedFfn: false, c.vocab_size, DtypeBytes: 4, c.max_positions);
+        c.hidden_size / c.num_heads, c.ffn_dim, GatedFfn: false, c.vocab_size, DtypeBytes: dtypeBytes, c.max_positions);
 
     private static void Validate(ProfileRequest request)
     {
@@ -116,26 +129,26 @@ public static class XProfiler
         request.Validate();
     }
 
-    /// <summary>The cluster preset whose device the roofline is drawn against: <c>cpux&lt;Ranks&gt;</c> for CPU ranks
-    /// (each rank a 1/Ranks share of the host); none for other backends, which have no preset for this host.</summary>
-    private static ClusterSpec? RooflineCluster(ProfileRequest request) =>
-        request.Backend == exg_backend_kind.EXG_BACKEND_CPU && ClusterPresets.TryGet($"cpux{request.Ranks}", out ClusterSpec? cluster)
-            ? cluster
-            : null;
+    /// <summary>The device the roofline is drawn against: the cluster preset <c>cpux&lt;Ranks&gt;</c> for CPU ranks
+    /// (each rank a 1/Ranks share of the host); on CUDA the device the backend reports (<see cref="GpuPeaks"/>), none
+    /// when its peak is not known.</summary>
+    private static ClusterSpec? RooflineCluster(ProfileRequest request, ProfileTarget target)
+    {
+        if (target.Device is { } device)
+            return GpuPeaks.Cluster(device, request.Ranks);
+        return ClusterPresets.TryGet($"cpux{request.Ranks}", out ClusterSpec? cluster) ? cluster : null;
+    }
 
-    private static string BackendName(ProfileRequest request) =>
-        request.Backend == exg_backend_kind.EXG_BACKEND_CPU ? "cpu" : "cuda";
+    private static string BackendName(ProfileRequest request) => request.OnDevice ? "cuda" : "cpu";
 
-    private static string DeviceName(ProfileRequest request) => request.Backend == exg_backend_kind.EXG_BACKEND_CPU
-        ? $"{HostCpu.Name}, {request.Ranks} rank(s) x {request.ThreadsPerRank} thread(s)"
-        : $"{BackendName(request)} x {request.Ranks}";
-
-    private static string Notes(ProfileRequest request, string? kernelLibrary)
+    private static string Notes(ProfileRequest request, ProfileTarget target, string? kernelLibrary)
     {
         ProfileGrid grid = request.Grid;
         string notes = $"XProfiler, one layer, seed {request.Seed}; {request.Ranks} rank(s) busy at once; tp {string.Join(",", request.Degrees)}; " +
             $"prefill batches {string.Join(",", grid.PrefillRows)}; decode batches {string.Join(",", grid.Batches)}; lengths {string.Join(",", grid.Lengths)}; median of {grid.Repeats}, slowest rank; " +
             "send.host_staged is the KV export/import through pinned host buffers, the other sends host memory copies";
+        if (request.OnDevice)
+            notes += $"; storage {DtypeNames.Name(target.Dtype)}; all_reduce is NCCL timed inside the steps; logits sampled on the device";
         return kernelLibrary is null ? notes : $"{notes}; kernel library {kernelLibrary} ({request.KernelLibrary})";
     }
 

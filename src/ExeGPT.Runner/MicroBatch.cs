@@ -60,6 +60,19 @@ internal sealed class MicroBatch : IDisposable
     /// decoder stage.</summary>
     public StagedKv?[] Staged { get; private set; }
 
+    /// <summary>The last stage kept this pass's logits on the device (CUDA, every row sampling alike): they are sampled
+    /// there with <see cref="SharedSampling"/> into <see cref="Sampled"/> instead of crossing to the host.</summary>
+    public bool LogitsOnDevice { get; set; }
+
+    /// <summary>The one sampling rule of every row when <see cref="LogitsOnDevice"/>.</summary>
+    public SamplingOptions SharedSampling { get; set; }
+
+    /// <summary>Each row's stream while the device samples (gathered from and scattered back to its request).</summary>
+    public ulong[] Rng { get; private set; } = [];
+
+    /// <summary>Each row's token sampled on the device.</summary>
+    public int[] Sampled { get; private set; } = [];
+
     public int RowCapacity { get; private set; }
 
     public int TokenCapacity { get; private set; }
@@ -120,10 +133,33 @@ internal sealed class MicroBatch : IDisposable
         var staged = new StagedKv?[rows];
         Staged.AsSpan(0, Rows).CopyTo(staged);
         Staged = staged;
+        Rng = new ulong[rows];
+        Sampled = new int[rows];
         for (int s = 0; s < _stages; s++)
             Array.Resize(ref _pendingFree[s], rows * 2);
         RowCapacity = rows;
         TokenCapacity = tokens;
+    }
+
+    /// <summary>The sampling rule every live row shares (true with greedy when no row has a request: padding only), or
+    /// false when rows differ and each must be sampled on its own.</summary>
+    public bool TryGetSharedSampling(out SamplingOptions options)
+    {
+        options = new SamplingOptions(Greedy: true);
+        bool found = false;
+        for (int row = 0; row < Rows; row++)
+        {
+            if (Request[row] is not { } request)
+                continue;
+            if (!found)
+            {
+                options = request.Sampling;
+                found = true;
+            }
+            else if (request.Sampling != options)
+                return false;
+        }
+        return true;
     }
 
     /// <summary>Appends a row with no KV slot yet on any stage (each stage allocates one on its first visit).</summary>

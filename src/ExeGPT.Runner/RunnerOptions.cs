@@ -1,9 +1,10 @@
+using ExeGPT.Native.Interop;
 using ExeGPT.Runtime;
 using ExeGPT.Simulator;
 
 namespace ExeGPT.Runner;
 
-/// <summary>How XRunner builds and drives a schedule's layout on CPU ranks.</summary>
+/// <summary>How XRunner builds and drives a schedule's layout on CPU ranks or CUDA devices.</summary>
 public sealed record RunnerOptions
 {
     /// <summary>The model (a preset with seeded weights, or a checkpoint).</summary>
@@ -15,8 +16,14 @@ public sealed record RunnerOptions
     /// <summary>Seed of the per-request sampling streams (request i samples from stream i).</summary>
     public ulong SamplingSeed { get; init; } = 1;
 
-    /// <summary>CPU threads of each device (rank); 0: the machine's cores divided by the devices.</summary>
+    /// <summary>CPU threads of each device (rank); 0: the machine's cores divided by the devices. Ignored on CUDA.</summary>
     public int ThreadsPerDevice { get; init; }
+
+    /// <summary>The engine backend: CPU ranks, or CUDA with the layout's device d on device ordinal d.</summary>
+    public exg_backend_kind Backend { get; init; } = exg_backend_kind.EXG_BACKEND_CPU;
+
+    /// <summary>Storage dtype; null takes the backend's default (CPU: F32; CUDA: BF16).</summary>
+    public exg_dtype? Dtype { get; init; }
 
     /// <summary>How long a collective waits for a peer before failing (0: the engine's default).</summary>
     public uint CommTimeoutMs { get; init; }

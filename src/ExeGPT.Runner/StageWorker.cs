@@ -7,7 +7,7 @@ namespace ExeGPT.Runner;
 
 /// <summary>
 /// One pipeline stage on its devices: a model shard per TP rank (layer range x rank), a KV cache per shard and,
-/// for TP &gt; 1, a host communicator group. A dedicated thread takes micro-batches from <see cref="Inbox"/> in
+/// for TP &gt; 1, a communicator group (host on CPU, NCCL on CUDA). A dedicated thread takes micro-batches from <see cref="Inbox"/> in
 /// order, runs them (the TP ranks together through a <see cref="RankGang"/>) and hands them to the next stage
 /// or, after the last one, to <see cref="Completed"/>. The stage's caches are touched only by this thread:
 /// slot allocation, KV import and the release of finished rows travel with the micro-batch and happen here,
@@ -21,6 +21,7 @@ internal sealed class StageWorker : IDisposable
     private readonly RankGang? _gang;
     private readonly Thread _thread;
     private readonly Action<Exception> _onFault;
+    private readonly bool _sampleOnDevice;   // CUDA: the last stage samples where the logits are
     private MicroBatch? _current;
 
     public StageWorker(string name, StagePlan plan, int index, int depth, IReadOnlyList<Backend> devices,
@@ -33,10 +34,11 @@ internal sealed class StageWorker : IDisposable
         _onFault = onFault;
         _models = new Model[plan.Tp];
         _caches = new KvCache?[plan.Tp];
+        _sampleOnDevice = devices[plan.FirstDevice].Kind == exg_backend_kind.EXG_BACKEND_CUDA;
         try
         {
             if (plan.Tp > 1)
-                _comms = Comm.CreateHostGroup(plan.Tp, commTimeoutMs);
+                _comms = Comm.CreateGroup([.. devices.Skip(plan.FirstDevice).Take(plan.Tp)], commTimeoutMs);
             for (int r = 0; r < plan.Tp; r++)
                 _models[r] = Model.Create(devices[plan.FirstDevice + r], new ModelOptions
                 {
@@ -122,6 +124,14 @@ internal sealed class StageWorker : IDisposable
                     StampStarted(batch);
                 if (batch.Rows > 0)
                 {
+                    // On CUDA the logits stay on the device when one rule samples every row (the usual case); rows
+                    // sampling differently take theirs to the host, each sampled with its own rule there.
+                    if (IsLast)
+                    {
+                        SamplingOptions shared = default;
+                        batch.LogitsOnDevice = _sampleOnDevice && batch.TryGetSharedSampling(out shared);
+                        batch.SharedSampling = shared;
+                    }
                     _current = batch;
                     if (_gang is null)
                         RunRank(0);
@@ -220,7 +230,7 @@ internal sealed class StageWorker : IDisposable
             TokenIds = IsFirst ? mb.TokenIds[..mb.Tokens] : default,
             HiddenIn = IsFirst ? default : mb.HiddenIn(Index),
             HiddenOut = IsLast ? default : mb.HiddenOut(Index, rank),
-            LogitsOut = IsLast ? mb.Logits(rank) : default,
+            LogitsOut = IsLast && !mb.LogitsOnDevice ? mb.Logits(rank) : default,
         };
         if (mb.Prefill)
             _models[rank].Prefill(_caches[rank]!, batch);
@@ -229,6 +239,21 @@ internal sealed class StageWorker : IDisposable
     }
 
     private void OnRankFailed(int rank, Exception failure) => _comms![rank].Abort();
+
+    /// <summary>Samples every row of <paramref name="mb"/>'s last pass on the device (rank 0's logits; the last stage's
+    /// thread, after the step) into <see cref="MicroBatch.Sampled"/>, advancing each request's stream. Padding rows
+    /// (no request) are sampled from a throw-away stream and ignored.</summary>
+    public void SampleOnDevice(MicroBatch mb)
+    {
+        int rows = mb.Rows;
+        Span<ulong> rng = mb.Rng.AsSpan(0, rows);
+        for (int row = 0; row < rows; row++)
+            rng[row] = mb.Request[row] is { } request ? request.RngSpan[0] : 0;
+        _models[0].Sample(mb.SharedSampling, rng, mb.Sampled.AsSpan(0, rows));
+        for (int row = 0; row < rows; row++)
+            if (mb.Request[row] is { } request)
+                request.RngSpan[0] = rng[row];
+    }
 
     /// <summary>Stops the thread after the queued work (or at once when the run failed).</summary>
     public void Stop()

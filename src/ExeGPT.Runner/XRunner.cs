@@ -9,9 +9,10 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace ExeGPT.Runner;
 
 /// <summary>
-/// The paper's XRunner on CPU ranks: builds exactly the stages the simulator timed for a schedule
-/// (<see cref="XSimulator.Layout"/>) — one CPU backend per device, a model shard per (stage, TP rank), a
-/// thread per stage — and runs queries through them under the schedule's policy:
+/// The paper's XRunner on CPU ranks or CUDA devices: builds exactly the stages the simulator timed for a schedule
+/// (<see cref="XSimulator.Layout"/>) — one backend per device (a CPU rank, or CUDA device d for the layout's device
+/// d), a model shard per (stage, TP rank), a thread per stage — and runs queries through them under the schedule's
+/// policy:
 /// <list type="bullet">
 /// <item>RRA: encode a batch (one micro-batch per stage, pipelined), then N_D decode iterations with the
 /// running batch split into micro-batches that circulate through the stages independently; finished queries
@@ -54,13 +55,20 @@ public sealed partial class XRunner : IDisposable
         _config = options.Model.Config;
         int devices = layout.Devices;
         int threads = options.ThreadsPerDevice > 0 ? options.ThreadsPerDevice : Math.Max(1, Environment.ProcessorCount / devices);
+        bool cuda = options.Backend == exg_backend_kind.EXG_BACKEND_CUDA;
         _devices = new Backend[devices];
         _stages = new StageWorker[layout.Stages.Count];
         _encoders = new StageWorker[layout.EncoderStages.Count];
         try
         {
             for (int d = 0; d < devices; d++)
-                _devices[d] = Backend.CreateCpu(threads);
+                _devices[d] = Backend.Create(new BackendOptions
+                {
+                    Kind = options.Backend,
+                    Device = cuda ? d : 0,
+                    NumThreads = threads,
+                    Dtype = options.Dtype,
+                });
             Build(_encoders, layout.EncoderStages, "exegpt-enc");
             Build(_stages, layout.Stages, IsWaa ? "exegpt-dec" : "exegpt-stage");
         }
@@ -69,8 +77,9 @@ public sealed partial class XRunner : IDisposable
             Dispose();
             throw;
         }
-        _logger.LogInformation("XRunner: {Schedule} on {Devices} CPU ranks x {Threads} threads ({Stages} stages{Encoders})",
-            layout.Schedule, devices, threads, _stages.Length, IsWaa ? $", {_encoders.Length} encoder stages" : "");
+        _logger.LogInformation("XRunner: {Schedule} on {Devices} {Backend} device(s) ({Dtype}{Threads}; {Stages} stages{Encoders})",
+            layout.Schedule, devices, _devices[0].Name, DtypeNames.Name(_devices[0].Dtype), cuda ? "" : $", {threads} threads each",
+            _stages.Length, IsWaa ? $", {_encoders.Length} encoder stages" : "");
     }
 
     /// <summary>The stages this runner built.</summary>
@@ -160,13 +169,17 @@ public sealed partial class XRunner : IDisposable
 
     /// <summary>Samples each row's next token from the last stage's logits (its thread), records it, and packs the
     /// rows that go on into [0, live). Finished rows leave at once — their slot freed here and queued for the other
-    /// stages — unless <see cref="MicroBatch.KeepFinished"/> (static batching pads them until the batch ends).</summary>
+    /// stages — unless <see cref="MicroBatch.KeepFinished"/> (static batching pads them until the batch ends). Logits
+    /// the step kept on the device (<see cref="MicroBatch.LogitsOnDevice"/>) are sampled there, all rows at once.</summary>
     private int SampleRows(MicroBatch mb, StageWorker last)
     {
         int liveRequests = 0;
         long now = Stopwatch.GetTimestamp();
         int vocab = _config.vocab_size;
-        ReadOnlySpan<float> logits = mb.Logits(0);
+        bool onDevice = mb.LogitsOnDevice;
+        ReadOnlySpan<float> logits = onDevice ? default : mb.Logits(0);
+        if (onDevice && mb.Rows > 0)
+            last.SampleOnDevice(mb);
         Span<int> token = stackalloc int[1];
         int live = 0, rows = mb.Rows;
         if (!mb.Prefill)
@@ -180,8 +193,13 @@ public sealed partial class XRunner : IDisposable
             int next = mb.TokenIds[row];
             if (request is not null)
             {
-                Sampler.Sample(logits.Slice(row * vocab, vocab), 1, vocab, request.Sampling, request.RngSpan, token);
-                next = token[0];
+                if (onDevice)
+                    next = mb.Sampled[row];
+                else
+                {
+                    Sampler.Sample(logits.Slice(row * vocab, vocab), 1, vocab, request.Sampling, request.RngSpan, token);
+                    next = token[0];
+                }
                 bool done = request.Cancelled || request.Record(next, _options.EosTokenId, now);
                 if (done)
                 {

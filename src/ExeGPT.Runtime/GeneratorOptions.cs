@@ -1,3 +1,5 @@
+using ExeGPT.Native.Interop;
+
 namespace ExeGPT.Runtime;
 
 /// <summary>How <see cref="HostGenerator"/> shards and runs a model.</summary>
@@ -18,8 +20,14 @@ public sealed record GeneratorOptions
     public int Stages { get; init; } = 1;
 
     /// <summary>CPU threads in total, split evenly over the TP ranks (which run concurrently);
-    /// 0 or less means every core.</summary>
+    /// 0 or less means every core. Ignored on CUDA.</summary>
     public int Threads { get; init; }
+
+    /// <summary>The engine backend: CPU, or CUDA with TP rank r on device r (its stages share the device).</summary>
+    public exg_backend_kind Backend { get; init; } = exg_backend_kind.EXG_BACKEND_CPU;
+
+    /// <summary>Storage dtype; null takes the backend's default (CPU: F32; CUDA: BF16).</summary>
+    public exg_dtype? Dtype { get; init; }
 
     /// <summary>How long a collective waits for a peer before failing (0: the native default).</summary>
     public uint CommTimeoutMs { get; init; }

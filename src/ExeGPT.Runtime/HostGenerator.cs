@@ -8,11 +8,13 @@ using static ExeGPT.Native.Interop.NativeMethods;
 namespace ExeGPT.Runtime;
 
 /// <summary>
-/// Generates tokens on the host: the model is cut into <c>stages x tp</c> shards on CPU backends
-/// (one backend per TP rank, shared by that rank's stages), the TP ranks of a stage run together on
-/// dedicated threads and meet in the stage's all-reduce, and stage s's hidden states feed stage
-/// s + 1. Stages run one after another (no micro-batch pipelining); only the last stage's rank 0
-/// logits are sampled. One <see cref="Generate"/> call at a time.
+/// Generates tokens from the host: the model is cut into <c>stages x tp</c> shards (one backend per
+/// TP rank, shared by that rank's stages: a CPU backend, or CUDA device r for rank r), the TP ranks
+/// of a stage run together on dedicated threads and meet in the stage's all-reduce (a host group on
+/// CPU, NCCL on CUDA), and stage s's hidden states feed stage s + 1. Stages run one after another (no
+/// micro-batch pipelining); only the last stage's rank 0 logits are sampled: on the host on CPU, on
+/// the device on CUDA (the logits stay there unless they are captured). One <see cref="Generate"/>
+/// call at a time.
 /// </summary>
 public sealed partial class HostGenerator : IDisposable
 {
@@ -24,6 +26,7 @@ public sealed partial class HostGenerator : IDisposable
     private readonly Comm[]?[] _comms;     // [stage][rank]; null entries when tp == 1
     private readonly Model[,] _models;     // [stage, rank]
     private readonly RankGang? _gang;      // null when tp == 1: rank 0 runs inline
+    private readonly bool _sampleOnDevice; // CUDA: Model.Sample on the device; CPU: Sampler on the host logits
 
     private KvCache[,]? _caches;           // [stage, rank]; sized lazily, dropped after a failure
     private int _cacheSlots;
@@ -37,6 +40,7 @@ public sealed partial class HostGenerator : IDisposable
     private bool _stepIsPrefill;
     private int _stepSeqs;
     private int _stepTokens;
+    private bool _stepCopiesLogits;        // the last stage writes its logits to the host buffer
 
     private volatile bool _faulted;
     private int _busy;
@@ -59,17 +63,25 @@ public sealed partial class HostGenerator : IDisposable
 
         int stages = _layers.Length;
         int threadsPerRank = ThreadsPerRank(options.Threads, _tp);
+        bool cuda = options.Backend == exg_backend_kind.EXG_BACKEND_CUDA;
+        _sampleOnDevice = cuda;
         _backends = new Backend[_tp];
         _comms = new Comm[]?[stages];
         _models = new Model[stages, _tp];
         try
         {
             for (int r = 0; r < _tp; r++)
-                _backends[r] = Backend.CreateCpu(threadsPerRank);
+                _backends[r] = Backend.Create(new BackendOptions
+                {
+                    Kind = options.Backend,
+                    Device = cuda ? r : 0,
+                    NumThreads = threadsPerRank,
+                    Dtype = options.Dtype,
+                });
             for (int s = 0; s < stages; s++)
             {
                 if (_tp > 1)
-                    _comms[s] = Comm.CreateHostGroup(_tp, options.CommTimeoutMs);
+                    _comms[s] = Comm.CreateGroup(_backends, options.CommTimeoutMs);
                 for (int r = 0; r < _tp; r++)
                 {
                     _models[s, r] = Model.Create(_backends[r], new ModelOptions
@@ -94,8 +106,14 @@ public sealed partial class HostGenerator : IDisposable
             Dispose();
             throw;
         }
-        RuntimeLog.GeneratorReady(_logger, Source.Name, stages, _tp, threadsPerRank);
+        RuntimeLog.GeneratorReady(_logger, Source.Name, stages, _tp, _backends[0].Name, DtypeNames.Name(_backends[0].Dtype), threadsPerRank);
     }
+
+    /// <summary>The backend every shard runs on (all ranks have the same kind and dtype).</summary>
+    public exg_backend_kind BackendKind => _backends[0].Kind;
+
+    /// <summary>The storage dtype of the shards.</summary>
+    public exg_dtype Dtype => _backends[0].Dtype;
 
     /// <summary>The model being run.</summary>
     public ModelSource Source { get; }
@@ -160,6 +178,7 @@ public sealed partial class HostGenerator : IDisposable
         StepBuffers buffers = EnsureBuffers(count, totalPromptTokens);
 
         var run = new SequenceTable(count, maxNewTokens, captureLogits, eosTokenId, seed);
+        _stepCopiesLogits = !_sampleOnDevice || captureLogits;
         Span<int> tokenIds = buffers.TokenIds(totalPromptTokens);
         for (int i = 0, offset = 0; i < count; i++)
         {
@@ -224,7 +243,7 @@ public sealed partial class HostGenerator : IDisposable
             // After the all-reduce every rank holds the same hidden states; rank 0's feed the next stage.
             HiddenIn = first ? default : buffers.HiddenOut(stage - 1, 0, tokens),
             HiddenOut = last ? default : buffers.HiddenOut(stage, rank, tokens),
-            LogitsOut = last ? buffers.Logits(rank, seqs) : default,
+            LogitsOut = last && _stepCopiesLogits ? buffers.Logits(rank, seqs) : default,
         };
         Model model = _models[stage, rank];
         KvCache cache = _caches![stage, rank];
@@ -252,17 +271,20 @@ public sealed partial class HostGenerator : IDisposable
     {
         StepBuffers buffers = _buffers!;
         int vocab = _config.vocab_size;
-        ReadOnlySpan<float> logits = buffers.Logits(0, rows);
+        ReadOnlySpan<float> logits = _stepCopiesLogits ? buffers.Logits(0, rows) : default;
         Span<int> next = buffers.TokenIds(rows);
         Span<int> slots = buffers.Slots;
-        Sampler.Sample(logits, rows, vocab, sampling, run.RowRng.AsSpan(0, rows), next);
+        if (_sampleOnDevice)
+            _models[_layers.Length - 1, 0].Sample(sampling, run.RowRng.AsSpan(0, rows), next);
+        else
+            Sampler.Sample(logits, rows, vocab, sampling, run.RowRng.AsSpan(0, rows), next);
 
         int live = 0;
         for (int row = 0; row < rows; row++)
         {
             int token = next[row];
             int sequence = run.RowSequence[row];
-            FinishReason? finished = run.Record(sequence, token, logits.Slice(row * vocab, vocab));
+            FinishReason? finished = run.Record(sequence, token, logits.IsEmpty ? default : logits.Slice(row * vocab, vocab));
             if (finished is { } reason)
             {
                 FreeSlotOnEveryShard(slots[row]);

@@ -10,8 +10,8 @@ internal static partial class RuntimeLog
     public static partial void ShardCreated(ILogger logger, int stage, int rank, int layerBegin, int layerEnd, ulong parameterBytes);
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Debug,
-        Message = "Generator ready for {Model}: {Stages} stage(s) x {TensorParallel} TP rank(s), {ThreadsPerRank} CPU thread(s) per rank")]
-    public static partial void GeneratorReady(ILogger logger, string model, int stages, int tensorParallel, int threadsPerRank);
+        Message = "Generator ready for {Model}: {Stages} stage(s) x {TensorParallel} TP rank(s) on {Backend} ({Dtype}), {ThreadsPerRank} CPU thread(s) per rank")]
+    public static partial void GeneratorReady(ILogger logger, string model, int stages, int tensorParallel, string backend, string dtype, int threadsPerRank);
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Debug,
         Message = "KV caches sized for {Slots} slot(s) x {SeqLen} token(s) on every shard")]

@@ -33,7 +33,7 @@ TEST(CApi, NullAndBadArgumentsReturnStatuses) {
 }
 
 TEST(CApi, GenerateWithTinyModelAfterErrors) {
-    exg_backend_params bp{sizeof(exg_backend_params), EXG_BACKEND_CPU, 0, 1};
+    exg_backend_params bp{sizeof(exg_backend_params), EXG_BACKEND_CPU, 0, 1, -1};
     exg_backend* backend = nullptr;
     ASSERT_EQ(exg_backend_create(&bp, &backend), EXG_OK);
     exg_model_params mp{};
@@ -92,14 +92,14 @@ TEST(CApi, GenerateWithTinyModelAfterErrors) {
 namespace {
 
 exg_backend* one_thread_backend() {
-    exg_backend_params bp{sizeof(exg_backend_params), EXG_BACKEND_CPU, 0, 1};
+    exg_backend_params bp{sizeof(exg_backend_params), EXG_BACKEND_CPU, 0, 1, -1};
     exg_backend* b = nullptr;
     EXPECT_EQ(exg_backend_create(&bp, &b), EXG_OK);
     return b;
 }
 
 TEST(CApi, ImpossibleResourceRequestsAreRefusedWithMessages) {
-    exg_backend_params bp{sizeof(exg_backend_params), EXG_BACKEND_CPU, 0, 1 << 20};
+    exg_backend_params bp{sizeof(exg_backend_params), EXG_BACKEND_CPU, 0, 1 << 20, -1};
     exg_backend* b = nullptr;
     EXPECT_EQ(exg_backend_create(&bp, &b), EXG_ERR_INVALID_ARGUMENT);  // libgomp would exit() on it
     EXPECT_NE(std::string(exg_last_error_message()).find("num_threads"), std::string::npos);

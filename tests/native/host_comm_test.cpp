@@ -20,7 +20,7 @@ TEST(HostComm, AllReduceSumsEveryRank) {
             for (size_t i = 0; i < count; ++i) data[static_cast<size_t>(r)][i] = static_cast<float>(r * 1000 + i);
             threads.emplace_back([&, r] {
                 for (int repeat = 0; repeat < 3; ++repeat)  // buffers are reused across calls
-                    comms[static_cast<size_t>(r)]->all_reduce_sum(data[static_cast<size_t>(r)].data(), count);
+                    comms[static_cast<size_t>(r)]->all_reduce_sum(data[static_cast<size_t>(r)].data(), count, EXG_DTYPE_F32);
             });
         }
         for (auto& t : threads) t.join();
@@ -40,7 +40,7 @@ TEST(HostComm, MissingRankTimesOutInsteadOfHanging) {
     auto comms = exg::create_host_group(2, 200);
     std::vector<float> x(4, 1.0f);
     try {
-        comms[0]->all_reduce_sum(x.data(), x.size());
+        comms[0]->all_reduce_sum(x.data(), x.size(), EXG_DTYPE_F32);
         FAIL() << "expected a timeout";
     } catch (const exg::Error& e) {
         EXPECT_EQ(e.status(), EXG_ERR_COMM);
@@ -55,7 +55,7 @@ TEST(HostComm, AbortWakesWaitingRanks) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         comms[1]->abort();
     });
-    EXPECT_THROW(comms[0]->all_reduce_sum(x.data(), x.size()), exg::Error);
+    EXPECT_THROW(comms[0]->all_reduce_sum(x.data(), x.size(), EXG_DTYPE_F32), exg::Error);
     aborter.join();
 }
 
@@ -64,9 +64,9 @@ TEST(HostComm, MismatchedCountsFail) {
     std::vector<float> a(4), b(5);
     exg_status s0 = EXG_OK, s1 = EXG_OK;
     std::thread t([&] {
-        try { comms[1]->all_reduce_sum(b.data(), b.size()); } catch (const exg::Error& e) { s1 = e.status(); }
+        try { comms[1]->all_reduce_sum(b.data(), b.size(), EXG_DTYPE_F32); } catch (const exg::Error& e) { s1 = e.status(); }
     });
-    try { comms[0]->all_reduce_sum(a.data(), a.size()); } catch (const exg::Error& e) { s0 = e.status(); }
+    try { comms[0]->all_reduce_sum(a.data(), a.size(), EXG_DTYPE_F32); } catch (const exg::Error& e) { s0 = e.status(); }
     t.join();
     EXPECT_EQ(s0, EXG_ERR_COMM);
     EXPECT_EQ(s1, EXG_ERR_COMM);

@@ -54,7 +54,7 @@ uint64_t ffn_calls(const Plugin& ffn) { return ffn.call<uint64_t>("exg_test_ffn_
 using BackendPtr = std::unique_ptr<exg_backend, decltype(&exg_backend_free)>;
 
 BackendPtr cpu_backend(const char* kernel_library = nullptr) {
-    exg_backend_params bp{sizeof(exg_backend_params), EXG_BACKEND_CPU, 0, 1};
+    exg_backend_params bp{sizeof(exg_backend_params), EXG_BACKEND_CPU, 0, 1, -1};
     exg_backend* b = nullptr;
     EXPECT_EQ(exg_backend_create(&bp, &b), EXG_OK);
     if (kernel_library != nullptr) {

@@ -47,8 +47,8 @@ int32_t filled_slot(KvCache& c, int32_t len) {
             for (int32_t p = 0; p < len; ++p)
                 for (int32_t d = 0; d < c.shape().head_dim; ++d) {
                     const int64_t at = slot * c.slot_stride() + h * c.head_stride() + p * c.shape().head_dim + d;
-                    c.keys(l)[at] = pattern(false, all.layer_begin + l, all.head_begin + h, p, d);
-                    c.values(l)[at] = pattern(true, all.layer_begin + l, all.head_begin + h, p, d);
+                    static_cast<float*>(c.keys(l))[at] = pattern(false, all.layer_begin + l, all.head_begin + h, p, d);
+                    static_cast<float*>(c.values(l))[at] = pattern(true, all.layer_begin + l, all.head_begin + h, p, d);
                 }
     c.advance(slot, len);
     return slot;
@@ -63,9 +63,9 @@ void expect_rows(const KvCache& c, int32_t slot, const KvPart& part, int32_t len
                 for (int32_t d = 0; d < c.shape().head_dim; ++d) {
                     const int64_t at = slot * c.slot_stride() + (head - all.head_begin) * c.head_stride() +
                                        p * c.shape().head_dim + d;
-                    ASSERT_EQ(c.keys(layer - all.layer_begin)[at], pattern(false, layer, head, p, d))
+                    ASSERT_EQ(static_cast<float*>(c.keys(layer - all.layer_begin))[at], pattern(false, layer, head, p, d))
                         << "key of layer " << layer << ", head " << head << ", position " << p;
-                    ASSERT_EQ(c.values(layer - all.layer_begin)[at], pattern(true, layer, head, p, d))
+                    ASSERT_EQ(static_cast<float*>(c.values(layer - all.layer_begin))[at], pattern(true, layer, head, p, d))
                         << "value of layer " << layer << ", head " << head << ", position " << p;
                 }
 }
@@ -258,7 +258,7 @@ struct ApiShard {
 
 exg_backend* api_backend() {
     static exg_backend* b = [] {
-        exg_backend_params bp{sizeof(exg_backend_params), EXG_BACKEND_CPU, 0, 1};
+        exg_backend_params bp{sizeof(exg_backend_params), EXG_BACKEND_CPU, 0, 1, -1};
         exg_backend* created = nullptr;
         EXPECT_EQ(exg_backend_create(&bp, &created), EXG_OK);
         return created;

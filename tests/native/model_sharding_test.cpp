@@ -24,7 +24,7 @@ struct Shard {
 
 exg_backend* cpu() {
     static exg_backend* backend = [] {
-        exg_backend_params bp{sizeof(exg_backend_params), EXG_BACKEND_CPU, 0, 1};
+        exg_backend_params bp{sizeof(exg_backend_params), EXG_BACKEND_CPU, 0, 1, -1};
         exg_backend* b = nullptr;
         EXPECT_EQ(exg_backend_create(&bp, &b), EXG_OK);
         return b;

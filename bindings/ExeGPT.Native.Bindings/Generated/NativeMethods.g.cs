@@ -26,6 +26,8 @@ public enum exg_status : int
     EXG_ERR_COMM = 7,
     /// <summary>a bug: an unexpected exception was caught at the boundary</summary>
     EXG_ERR_INTERNAL = 8,
+    /// <summary>the GPU failed: a CUDA, cuBLASLt or NCCL call returned an error</summary>
+    EXG_ERR_DEVICE = 9,
 }
 
 public enum exg_dtype : int
@@ -127,6 +129,29 @@ public unsafe struct exg_backend_params
     public int device;
     /// <summary>CPU threads for GEMMs and attention; &lt;= 0 means all cores</summary>
     public int num_threads;
+    /// <summary>
+    /// storage dtype of weights, activations and KV cache (exg_dtype); -1: the backend's
+    /// default. CPU: F32 only. CUDA: F16 or BF16 (default BF16), accumulating in F32.
+    /// </summary>
+    public int dtype;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct exg_device_info
+{
+    public uint struct_size;
+    /// <summary>"NVIDIA H100 80GB HBM3"; the CPU model on the CPU backend</summary>
+    public fixed byte name[128];
+    /// <summary>bytes</summary>
+    public ulong total_memory;
+    /// <summary>bytes, now</summary>
+    public ulong free_memory;
+    /// <summary>SMs (CUDA); the threads the backend computes with (CPU)</summary>
+    public int multiprocessors;
+    /// <summary>major * 10 + minor (CUDA); 0 on CPU</summary>
+    public int compute_capability;
+    /// <summary>from the memory clock and bus width (CUDA); 0 when unknown</summary>
+    public double peak_bandwidth_gbps;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -242,7 +267,10 @@ public unsafe struct exg_batch
     public float* hidden_in;
     /// <summary>non-last stages: [sum(seq_lens) x hidden_size]</summary>
     public float* hidden_out;
-    /// <summary>last stage: [num_seqs x vocab_size], each sequence's last token</summary>
+    /// <summary>
+    /// last stage: [num_seqs x vocab_size], each sequence's last token; NULL: kept on
+    /// the backend for exg_model_sample
+    /// </summary>
     public float* logits_out;
 }
 
@@ -267,7 +295,9 @@ public static unsafe partial class NativeMethods
     public const string LibraryName = "exegpt";
 
     /// <summary>EXG_API_VERSION of the header these bindings were generated from; the loader requires exg_api_version() to equal it.</summary>
-    public const uint ApiVersion = 1;
+    public const uint ApiVersion = 2;
+
+    public const int EXG_NCCL_UNIQUE_ID_BYTES = 128;
 
     /// <summary>The library's EXG_API_VERSION; a caller built against another version must not continue.</summary>
     [LibraryImport(LibraryName, EntryPoint = "exg_api_version")]
@@ -331,6 +361,23 @@ public static unsafe partial class NativeMethods
     [LibraryImport(LibraryName, EntryPoint = "exg_backend_available")]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial byte exg_backend_available(int kind);
+
+    /// <summary>
+    /// Why exg_backend_available(kind) is 0 (a static-lifetime message, e.g. "no CUDA-capable device is
+    /// detected"); "" when the kind is available.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "exg_backend_unavailable_reason")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial byte* exg_backend_unavailable_reason(int kind);
+
+    /// <summary>The backend's storage dtype (exg_dtype).</summary>
+    [LibraryImport(LibraryName, EntryPoint = "exg_backend_dtype")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial int exg_backend_dtype(exg_backend* backend);
+
+    [LibraryImport(LibraryName, EntryPoint = "exg_backend_device_info")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial exg_status exg_backend_device_info(exg_backend* backend, exg_device_info* @out);
 
     /// <summary>
     /// Loads the kernel library at `path` (a file path, relative to the working directory; never searched for)
@@ -402,6 +449,14 @@ public static unsafe partial class NativeMethods
     [LibraryImport(LibraryName, EntryPoint = "exg_comm_abort")]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial void exg_comm_abort(exg_comm* comm);
+
+    [LibraryImport(LibraryName, EntryPoint = "exg_comm_nccl_unique_id")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial exg_status exg_comm_nccl_unique_id(byte* id_out, ulong capacity);
+
+    [LibraryImport(LibraryName, EntryPoint = "exg_comm_create_nccl")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial exg_status exg_comm_create_nccl(exg_backend* backend, byte* unique_id, int world_size, int rank, uint timeout_ms, exg_comm** @out);
 
     [LibraryImport(LibraryName, EntryPoint = "exg_model_create")]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
@@ -517,6 +572,15 @@ public static unsafe partial class NativeMethods
     [LibraryImport(LibraryName, EntryPoint = "exg_sample")]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial exg_status exg_sample(float* logits, int rows, int vocab, exg_sampling_params* @params, ulong* rng_states, int* tokens_out);
+
+    /// <summary>
+    /// Samples one token per sequence from the logits of the shard's last step (a last stage), on the
+    /// backend: the step may then pass logits_out = NULL so the logits never leave the device. Same rule and
+    /// random streams as exg_sample; tokens_out[num_seqs] and rng_states[num_seqs] are host arrays.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "exg_model_sample")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial exg_status exg_model_sample(exg_model* model, exg_sampling_params* @params, ulong* rng_states, int* tokens_out);
 
     [LibraryImport(LibraryName, EntryPoint = "exg_abi_struct_size")]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]

@@ -43,7 +43,9 @@ internal static class BatchValidator
         }
         if (info.is_last_stage != 0)
         {
-            Expect(batch.LogitsOut.Length, numSeqs * (long)info.config.vocab_size, "Batch.LogitsOut", "Slots.Length x vocab_size");
+            // Empty: the logits stay on the backend for Model.Sample.
+            if (!batch.LogitsOut.IsEmpty)
+                Expect(batch.LogitsOut.Length, numSeqs * (long)info.config.vocab_size, "Batch.LogitsOut", "Slots.Length x vocab_size (or empty)");
             ExpectEmpty(batch.HiddenOut.Length, "Batch.HiddenOut", "the last stage writes LogitsOut");
         }
         else

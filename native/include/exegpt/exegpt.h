@@ -31,7 +31,7 @@ extern "C" {
 #  define EXG_API __attribute__((visibility("default")))
 #endif
 
-#define EXG_API_VERSION 1
+#define EXG_API_VERSION 2
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Status and errors                                                                               */
@@ -46,7 +46,8 @@ typedef enum exg_status {
     EXG_ERR_UNSUPPORTED = 5,      /* valid request this build or backend cannot serve */
     EXG_ERR_CAPACITY = 6,         /* a sequence or cache would exceed its capacity */
     EXG_ERR_COMM = 7,             /* a collective failed, timed out or was aborted */
-    EXG_ERR_INTERNAL = 8          /* a bug: an unexpected exception was caught at the boundary */
+    EXG_ERR_INTERNAL = 8,         /* a bug: an unexpected exception was caught at the boundary */
+    EXG_ERR_DEVICE = 9            /* the GPU failed: a CUDA, cuBLASLt or NCCL call returned an error */
 } exg_status;
 
 /* The library's EXG_API_VERSION; a caller built against another version must not continue. */
@@ -127,6 +128,8 @@ typedef struct exg_backend_params {
     int32_t kind;        /* exg_backend_kind */
     int32_t device;      /* device ordinal (CUDA); ignored on CPU */
     int32_t num_threads; /* CPU threads for GEMMs and attention; <= 0 means all cores */
+    int32_t dtype;       /* storage dtype of weights, activations and KV cache (exg_dtype); -1: the backend's
+                          * default. CPU: F32 only. CUDA: F16 or BF16 (default BF16), accumulating in F32. */
 } exg_backend_params;
 
 EXG_API exg_status exg_backend_create(const exg_backend_params* params, exg_backend** out);
@@ -135,6 +138,23 @@ EXG_API void exg_backend_free(exg_backend* backend);
 EXG_API const char* exg_backend_name(const exg_backend* backend);
 /* 1 when a backend of this kind can be created on this machine (library present, device found). */
 EXG_API uint8_t exg_backend_available(int32_t kind);
+/* Why exg_backend_available(kind) is 0 (a static-lifetime message, e.g. "no CUDA-capable device is
+ * detected"); "" when the kind is available. */
+EXG_API const char* exg_backend_unavailable_reason(int32_t kind);
+/* The backend's storage dtype (exg_dtype). */
+EXG_API int32_t exg_backend_dtype(const exg_backend* backend);
+
+typedef struct exg_device_info {
+    uint32_t struct_size;
+    char name[128];              /* "NVIDIA H100 80GB HBM3"; the CPU model on the CPU backend */
+    uint64_t total_memory;       /* bytes */
+    uint64_t free_memory;        /* bytes, now */
+    int32_t multiprocessors;     /* SMs (CUDA); the threads the backend computes with (CPU) */
+    int32_t compute_capability;  /* major * 10 + minor (CUDA); 0 on CPU */
+    double peak_bandwidth_gbps;  /* from the memory clock and bus width (CUDA); 0 when unknown */
+} exg_device_info;
+
+EXG_API exg_status exg_backend_device_info(const exg_backend* backend, exg_device_info* out);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Kernel plug-ins: a user's library of attention / FFN kernels (ABI in exegpt_kernels.h)          */
@@ -189,6 +209,16 @@ EXG_API int32_t exg_comm_size(const exg_comm* comm);
 EXG_API exg_status exg_comm_all_reduce_sum_f32(exg_comm* comm, float* data, uint64_t count);
 /* Fails every pending and future collective of the group with EXG_ERR_COMM (a rank gave up). */
 EXG_API void exg_comm_abort(exg_comm* comm);
+
+/* NCCL (CUDA backend): one communicator per GPU rank of a group, joined by a unique id that rank 0
+ * creates and every rank receives (threads of one process, or processes). NCCL is loaded at run time
+ * (libnccl.so.2 on the library path, or EXEGPT_NCCL_LIBRARY=/path/libnccl.so.2). The data of
+ * exg_comm_all_reduce_sum_f32 is then device memory of the backend. A collective that does not
+ * complete within timeout_ms (0: 60 s) aborts the communicator and fails with EXG_ERR_COMM. */
+#define EXG_NCCL_UNIQUE_ID_BYTES 128
+EXG_API exg_status exg_comm_nccl_unique_id(uint8_t* id_out, uint64_t capacity);
+EXG_API exg_status exg_comm_create_nccl(exg_backend* backend, const uint8_t* unique_id, int32_t world_size, int32_t rank,
+                                        uint32_t timeout_ms, exg_comm** out);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Models: a shard = a contiguous layer range (pipeline stage) x a tensor-parallel rank            */
@@ -318,7 +348,8 @@ typedef struct exg_batch {
     const int32_t* token_ids; /* first stage: [sum(seq_lens)] */
     const float* hidden_in;   /* other stages: [sum(seq_lens) x hidden_size] */
     float* hidden_out;        /* non-last stages: [sum(seq_lens) x hidden_size] */
-    float* logits_out;        /* last stage: [num_seqs x vocab_size], each sequence's last token */
+    float* logits_out;        /* last stage: [num_seqs x vocab_size], each sequence's last token; NULL: kept on
+                               * the backend for exg_model_sample */
 } exg_batch;
 
 /* Prefill (encode): any lengths >= 1. */
@@ -345,6 +376,12 @@ EXG_API uint64_t exg_rng_init(uint64_t seed, uint64_t stream);
 /* Picks one token per row of logits [rows x vocab]; rng_states[rows] advance. */
 EXG_API exg_status exg_sample(const float* logits, int32_t rows, int32_t vocab, const exg_sampling_params* params,
                               uint64_t* rng_states, int32_t* tokens_out);
+
+/* Samples one token per sequence from the logits of the shard's last step (a last stage), on the
+ * backend: the step may then pass logits_out = NULL so the logits never leave the device. Same rule and
+ * random streams as exg_sample; tokens_out[num_seqs] and rng_states[num_seqs] are host arrays. */
+EXG_API exg_status exg_model_sample(exg_model* model, const exg_sampling_params* params, uint64_t* rng_states,
+                                    int32_t* tokens_out);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* ABI layout (generated table): lets bindings verify struct sizes and field offsets at test time. */

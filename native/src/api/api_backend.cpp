@@ -3,6 +3,9 @@
 #include "backend/backend_registry.h"
 #include "backend/cpu/cpu_backend.h"
 
+#include <mutex>
+#include <string>
+
 using namespace exg;
 
 extern "C" {
@@ -30,6 +33,41 @@ EXG_API uint8_t exg_backend_available(int32_t kind) {
     } catch (...) {
         return 0;
     }
+}
+
+EXG_API const char* exg_backend_unavailable_reason(int32_t kind) {
+    // Static lifetime per kind: the reason cannot change within a process (the library and the devices
+    // are probed once), so the first answer is kept.
+    static std::mutex mu;
+    static std::string reasons[2];
+    static bool known[2] = {false, false};
+    if (kind != EXG_BACKEND_CPU && kind != EXG_BACKEND_CUDA) return "unknown backend kind";
+    std::lock_guard<std::mutex> lock(mu);
+    if (!known[kind]) {
+        try {
+            reasons[kind] = backend_unavailable_reason(kind);
+        } catch (...) {
+            reasons[kind] = "the backend could not be probed";
+        }
+        known[kind] = true;
+    }
+    return reasons[kind].c_str();
+}
+
+EXG_API int32_t exg_backend_dtype(const exg_backend* backend) {
+    return backend != nullptr && backend->impl ? static_cast<int32_t>(backend->impl->dtype()) : -1;
+}
+
+EXG_API exg_status exg_backend_device_info(const exg_backend* backend, exg_device_info* out) {
+    return guard([&] {
+        require_arg(backend, "exg_backend_device_info", "backend");
+        require_struct(out, "exg_backend_device_info", "out");
+        exg_device_info info{};
+        info.struct_size = sizeof(exg_device_info);
+        backend->impl->device_info(info);
+        info.struct_size = sizeof(exg_device_info);
+        *out = info;
+    });
 }
 
 EXG_API exg_status exg_backend_load_kernel_library(exg_backend* backend, const char* path) {

@@ -1,5 +1,6 @@
 #include "api/guard.h"
 #include "api/handles.h"
+#include "sampling/sampler.h"
 #include "io/tensor_source.h"
 
 using namespace exg;
@@ -30,7 +31,12 @@ EXG_API exg_status exg_model_create(exg_backend* backend, const exg_model_params
         ShardSpec spec{params->config, params->layer_begin, params->layer_end, params->tp_rank, params->tp_size};
         auto state = std::make_shared<ModelState>();
         state->backend = backend->impl;
-        if (params->comm != nullptr) state->comm = params->comm->impl;
+        if (params->comm != nullptr) {
+            // An NCCL communicator runs on its backend's device and stream: the shard must use that backend.
+            require(params->comm->backend == nullptr || params->comm->backend == backend->impl, EXG_ERR_INVALID_ARGUMENT,
+                    "exg_model_create: the communicator belongs to another backend than the model's");
+            state->comm = params->comm->impl;
+        }
         std::unique_ptr<TensorSource> source;
         if (params->checkpoint_dir != nullptr) source = std::make_unique<CheckpointTensorSource>(params->checkpoint_dir);
         else source = std::make_unique<RandomTensorSource>(params->seed);
@@ -98,6 +104,20 @@ EXG_API exg_status exg_model_prefill(exg_model* model, exg_kv_cache* cache, cons
 
 EXG_API exg_status exg_model_decode(exg_model* model, exg_kv_cache* cache, const exg_batch* batch) {
     return run_step(model, cache, batch, true, "exg_model_decode");
+}
+
+EXG_API exg_status exg_model_sample(exg_model* model, const exg_sampling_params* params, uint64_t* rng_states,
+                                    int32_t* tokens_out) {
+    return guard([&] {
+        require_arg(model, "exg_model_sample", "model");
+        require_struct(params, "exg_model_sample", "params");
+        require_arg(tokens_out, "exg_model_sample", "tokens_out");
+        require(params->greedy || rng_states != nullptr, EXG_ERR_INVALID_ARGUMENT,
+                "exg_model_sample: rng_states is null (needed unless greedy)");
+        validate_sampling(*params);
+        std::lock_guard<std::mutex> lock(model->state->mu);
+        model->state->impl->sample(*params, rng_states, tokens_out);
+    });
 }
 
 }  // extern "C"

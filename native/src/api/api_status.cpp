@@ -34,6 +34,7 @@ EXG_API const char* exg_status_name(exg_status status) {
         case EXG_ERR_CAPACITY: return "EXG_ERR_CAPACITY";
         case EXG_ERR_COMM: return "EXG_ERR_COMM";
         case EXG_ERR_INTERNAL: return "EXG_ERR_INTERNAL";
+        case EXG_ERR_DEVICE: return "EXG_ERR_DEVICE";
     }
     return "EXG_ERR_UNKNOWN";
 }

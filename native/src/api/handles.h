@@ -19,6 +19,9 @@ struct exg_backend {
 };
 
 struct exg_comm {
+    // The backend whose device and stream an NCCL communicator uses (kept alive with it); null for host groups.
+    // Declared first so it is destroyed last: the communicator's stream must outlive it.
+    std::shared_ptr<exg::Backend> backend;
     std::shared_ptr<exg::Communicator> impl;
 };
 

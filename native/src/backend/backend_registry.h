@@ -2,18 +2,40 @@
 #pragma once
 
 #include "backend/backend.h"
+#include "comm/communicator.h"
 
 #include <exegpt/exegpt.h>
 
 #include <memory>
+#include <string>
 
-// Symbol the CUDA backend library exports: Backend* f(int32_t device, char* error, size_t capacity),
-// returning null with a message in `error` when no usable device is present.
+// What libexegpt_cuda.so exports (C linkage, looked up with dlsym). Each catches everything: on failure
+// it returns null / a non-OK status with a message in `error` (capacity bytes, NUL-terminated).
+//   exg::Backend* exg_cuda_backend_factory(const exg_backend_params* params, char* error, size_t capacity)
+//       null with the reason (no device, bad dtype, ...) when no backend can be made.
+//   exg_status exg_cuda_nccl_unique_id(uint8_t* id_out /*EXG_NCCL_UNIQUE_ID_BYTES*/, char* error, size_t capacity)
+//   exg_status exg_cuda_nccl_comm_create(exg::Backend* backend, const uint8_t* unique_id, int32_t world_size,
+//       int32_t rank, uint32_t timeout_ms, exg::Communicator** out, char* error, size_t capacity)
+//       backend is a CudaBackend made by the factory above (the communicator uses its device and stream).
 #define EXG_CUDA_BACKEND_FACTORY "exg_cuda_backend_factory"
+#define EXG_CUDA_NCCL_UNIQUE_ID "exg_cuda_nccl_unique_id"
+#define EXG_CUDA_NCCL_COMM_CREATE "exg_cuda_nccl_comm_create"
 
 namespace exg {
 
+using CudaBackendFactory = Backend* (*)(const exg_backend_params* params, char* error, size_t capacity);
+using CudaNcclUniqueId = exg_status (*)(uint8_t* id_out, char* error, size_t capacity);
+using CudaNcclCommCreate = exg_status (*)(Backend* backend, const uint8_t* unique_id, int32_t world_size, int32_t rank,
+                                          uint32_t timeout_ms, Communicator** out, char* error, size_t capacity);
+
 std::unique_ptr<Backend> create_backend(const exg_backend_params& params);
 bool backend_available(int32_t kind);
+// Why backend_available(kind) is false ("" when it is available).
+std::string backend_unavailable_reason(int32_t kind);
+
+// The NCCL entry points of the CUDA library (EXG_ERR_UNSUPPORTED naming why when it cannot be loaded).
+std::unique_ptr<Communicator> create_nccl_comm(Backend& backend, const uint8_t* unique_id, int32_t world_size,
+                                               int32_t rank, uint32_t timeout_ms);
+void nccl_unique_id(uint8_t* id_out);
 
 }  // namespace exg

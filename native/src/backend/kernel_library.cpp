@@ -110,12 +110,12 @@ void KernelLibrary::attention(const AttentionParams& p, int32_t layer, int32_t k
     a.q_start = p.q_start;
     a.seq_lens = p.len;
     a.past_lens = p.past;
-    a.qkv = p.qkv;
+    a.qkv = static_cast<const float*>(p.qkv);  // plug-ins run on the F32 CPU backend only
     a.qkv_stride = p.qkv_stride;
-    a.out = p.out;
+    a.out = static_cast<float*>(p.out);
     a.out_stride = p.out_stride;
-    a.k_cache = p.k_cache;
-    a.v_cache = p.v_cache;
+    a.k_cache = static_cast<float*>(p.k_cache);
+    a.v_cache = static_cast<float*>(p.v_cache);
     a.slot_stride = p.slot_stride;
     a.head_stride = p.head_stride;
     a.kv_capacity = kv_capacity;

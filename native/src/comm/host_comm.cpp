@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -55,6 +56,37 @@ public:
         cv_.notify_all();
     }
 
+    // Rendezvous point-to-point: the sender posts its buffer in the (from, to) mailbox and waits until
+    // the receiver has copied it out, so the sender may reuse its buffer on return (like a blocking send).
+    // A flag and a counter, not the pointer, mark the message: a zero-byte send may pass a null buffer.
+    void send(int from, int to, const void* data, size_t bytes) {
+        std::unique_lock<std::mutex> lock(mu_);
+        Mailbox& box = mailbox(from, to);
+        wait_locked(lock, [&] { return !box.full; }, "send", from, to);
+        box.data = data;
+        box.bytes = bytes;
+        box.full = true;
+        const uint64_t ticket = box.taken;
+        cv_.notify_all();
+        wait_locked(lock, [&] { return box.taken != ticket; }, "send", from, to);
+    }
+
+    void recv(int to, int from, void* data, size_t bytes) {
+        std::unique_lock<std::mutex> lock(mu_);
+        Mailbox& box = mailbox(from, to);
+        wait_locked(lock, [&] { return box.full; }, "recv", from, to);
+        if (box.bytes != bytes) {
+            aborted_ = true;
+            cv_.notify_all();
+            fail(EXG_ERR_COMM, "recv: rank ", to, " expected ", bytes, " bytes but rank ", from, " sent ", box.bytes);
+        }
+        if (bytes > 0) std::memcpy(data, box.data, bytes);
+        box.data = nullptr;
+        box.full = false;
+        ++box.taken;
+        cv_.notify_all();
+    }
+
 private:
     void check_aborted_locked() const {
         if (aborted_) fail(EXG_ERR_COMM, "collective aborted: another rank of the group failed or gave up");
@@ -80,6 +112,27 @@ private:
         }
     }
 
+    struct Mailbox {
+        const void* data = nullptr;  // posted by the sender (full set), taken by the receiver (full cleared)
+        size_t bytes = 0;
+        bool full = false;
+        uint64_t taken = 0;  // messages the receiver has copied out: the sender's wait for its own
+    };
+    Mailbox& mailbox(int from, int to) {
+        if (mailboxes_.empty()) mailboxes_.resize(static_cast<size_t>(size_) * static_cast<size_t>(size_));
+        return mailboxes_[static_cast<size_t>(from) * static_cast<size_t>(size_) + static_cast<size_t>(to)];
+    }
+    template <class Ready>
+    void wait_locked(std::unique_lock<std::mutex>& lock, Ready ready, const char* op, int from, int to) {
+        check_aborted_locked();
+        if (!cv_.wait_for(lock, timeout_, [&] { return ready() || aborted_; })) {
+            aborted_ = true;
+            cv_.notify_all();
+            fail(EXG_ERR_COMM, op, " from rank ", from, " to rank ", to, " timed out after ", timeout_.count(), " ms");
+        }
+        check_aborted_locked();
+    }
+
     const int size_;
     const std::chrono::milliseconds timeout_;
     std::mutex mu_;
@@ -89,6 +142,7 @@ private:
     bool aborted_ = false;
     std::vector<float*> buffers_;
     std::vector<size_t> counts_;
+    std::vector<Mailbox> mailboxes_;
 };
 
 class HostCommunicator final : public Communicator {
@@ -96,13 +150,28 @@ public:
     HostCommunicator(std::shared_ptr<HostGroup> group, int rank) : group_(std::move(group)), rank_(rank) {}
     int rank() const override { return rank_; }
     int size() const override { return group_->size(); }
-    void all_reduce_sum(float* data, size_t count) override {
+    void all_reduce_sum(void* data, size_t count, exg_dtype dtype) override {
+        require(dtype == EXG_DTYPE_F32, EXG_ERR_INVALID_ARGUMENT, "host all_reduce: dtype ", static_cast<int>(dtype),
+                " is not f32 (host groups serve the f32 CPU backend)");
         if (group_->size() == 1) return;
-        group_->all_reduce(rank_, data, count);
+        group_->all_reduce(rank_, static_cast<float*>(data), count);
+    }
+    void send(const void* data, size_t bytes, int peer) override {
+        check_peer(peer, "send");
+        group_->send(rank_, peer, data, bytes);
+    }
+    void recv(void* data, size_t bytes, int peer) override {
+        check_peer(peer, "recv");
+        group_->recv(rank_, peer, data, bytes);
     }
     void abort() override { group_->abort(); }
 
 private:
+    void check_peer(int peer, const char* op) const {
+        require(peer >= 0 && peer < group_->size() && peer != rank_, EXG_ERR_INVALID_ARGUMENT, op, ": peer ", peer,
+                " is not another rank of this group of ", group_->size(), " (rank ", rank_, ")");
+    }
+
     std::shared_ptr<HostGroup> group_;
     int rank_;
 };

@@ -12,13 +12,22 @@ namespace {
 struct KvBlobHeader {
     char magic[8];
     uint32_t version;
-    uint32_t elem_bytes;  // bytes per cached value
+    uint32_t dtype;  // exg_dtype of the cached values (the storage dtype of the backend that wrote them)
     int32_t layer_begin, layers;
     int32_t head_begin, heads;
     int32_t head_dim, seq_len;
 };
 constexpr char kMagic[8] = {'E', 'X', 'G', 'K', 'V', '\0', '\0', '\0'};
-constexpr uint32_t kVersion = 3;  // 2 held whole shards only
+constexpr uint32_t kVersion = 4;  // 3 held F32 only, 2 whole shards only
+
+const char* dtype_name(uint32_t dtype) {
+    switch (dtype) {
+        case EXG_DTYPE_F32: return "f32";
+        case EXG_DTYPE_F16: return "f16";
+        case EXG_DTYPE_BF16: return "bf16";
+        default: return "unknown-dtype";
+    }
+}
 
 bool inside(int32_t begin, int32_t end, int32_t outer_begin, int32_t outer_end) {
     return begin >= outer_begin && end <= outer_end && begin < end;
@@ -33,7 +42,7 @@ KvCache::KvCache(Backend* backend, KvShape shape, int32_t max_slots, int32_t max
     size_t elems = checked_mul(static_cast<size_t>(shape.layers), static_cast<size_t>(max_slots), "kv cache size");
     elems = checked_mul(elems, static_cast<size_t>(shape.heads) * static_cast<size_t>(shape.head_dim), "kv cache size");
     elems = checked_mul(elems, static_cast<size_t>(max_seq_len), "kv cache size");
-    const size_t bytes = checked_mul(elems, sizeof(float), "kv cache size");
+    const size_t bytes = checked_mul(elems, backend->element_size(), "kv cache size");
     ensure_memory(*backend, checked_mul(bytes, 2, "kv cache size"), "the kv cache (keys and values)");
     k_ = Buffer(backend, bytes);
     v_ = Buffer(backend, bytes);
@@ -68,7 +77,7 @@ int32_t KvCache::seq_len(int32_t slot) const {
 
 int32_t KvCache::compact(int32_t* new_slot_of) {
     int32_t live = 0;
-    const size_t slot_bytes = static_cast<size_t>(slot_stride()) * sizeof(float);
+    const size_t slot_bytes = static_cast<size_t>(slot_stride()) * backend_->element_size();
     for (int32_t s = 0; s < max_slots_; ++s) {
         if (lens_[static_cast<size_t>(s)] < 0) {
             if (new_slot_of) new_slot_of[s] = -1;
@@ -76,8 +85,8 @@ int32_t KvCache::compact(int32_t* new_slot_of) {
         }
         if (s != live) {
             for (int32_t l = 0; l < shape_.layers; ++l) {
-                backend_->copy(keys(l) + live * slot_stride(), keys(l) + s * slot_stride(), slot_bytes);
-                backend_->copy(values(l) + live * slot_stride(), values(l) + s * slot_stride(), slot_bytes);
+                backend_->copy(slot_data(keys(l), live), slot_data(keys(l), s), slot_bytes);
+                backend_->copy(slot_data(values(l), live), slot_data(values(l), s), slot_bytes);
             }
             lens_[static_cast<size_t>(live)] = lens_[static_cast<size_t>(s)];
             lens_[static_cast<size_t>(s)] = -1;
@@ -108,7 +117,7 @@ uint64_t KvCache::export_size(int32_t slot, const KvPart& part) const {
     check_part(part, "kv cache export");
     const uint64_t rows = 2ull * static_cast<uint64_t>(part.layer_end - part.layer_begin) *
                           static_cast<uint64_t>(part.head_end - part.head_begin);
-    return sizeof(KvBlobHeader) + rows * len * static_cast<uint64_t>(shape_.head_dim) * sizeof(float);
+    return sizeof(KvBlobHeader) + rows * len * static_cast<uint64_t>(shape_.head_dim) * backend_->element_size();
 }
 
 uint64_t KvCache::export_to(int32_t slot, const KvPart& part, void* dst, uint64_t capacity) const {
@@ -119,7 +128,7 @@ uint64_t KvCache::export_to(int32_t slot, const KvPart& part, void* dst, uint64_
     KvBlobHeader h{};
     std::memcpy(h.magic, kMagic, sizeof kMagic);
     h.version = kVersion;
-    h.elem_bytes = sizeof(float);
+    h.dtype = static_cast<uint32_t>(backend_->dtype());
     h.layer_begin = part.layer_begin;
     h.layers = part.layer_end - part.layer_begin;
     h.head_begin = part.head_begin;
@@ -129,13 +138,17 @@ uint64_t KvCache::export_to(int32_t slot, const KvPart& part, void* dst, uint64_
     auto* out = static_cast<uint8_t*>(dst);
     std::memcpy(out, &h, sizeof h);
     out += sizeof h;
-    const size_t row_bytes = static_cast<size_t>(h.seq_len) * shape_.head_dim * sizeof(float);
+    // One strided copy per layer and K/V: the part's heads of the slot, each seq_len x head_dim.
+    const size_t e = backend_->element_size();
+    const size_t row_bytes = static_cast<size_t>(h.seq_len) * shape_.head_dim * e;
+    const auto heads = static_cast<size_t>(h.heads);
+    const int32_t first_head = part.head_begin - shape_.head_begin();
     for (int32_t l = part.layer_begin - shape_.layer_begin; l < part.layer_end - shape_.layer_begin; ++l) {
-        for (const float* base : {keys(l), values(l)}) {
-            for (int32_t head = part.head_begin - shape_.head_begin(); head < part.head_end - shape_.head_begin(); ++head) {
-                backend_->download(out, base + slot * slot_stride() + head * head_stride(), row_bytes);
-                out += row_bytes;
-            }
+        for (void* base : {keys(l), values(l)}) {
+            if (row_bytes > 0)
+                backend_->download_2d(out, row_bytes, offset(slot_data(base, slot), first_head * head_stride(), e),
+                                      static_cast<size_t>(head_stride()) * e, row_bytes, heads);
+            out += row_bytes * heads;
         }
     }
     return size;
@@ -152,8 +165,8 @@ void KvCache::import_from(int32_t slot, const void* src, uint64_t bytes) {
             "kv cache import: not an exegpt kv blob (bad magic)");
     require(h.version == kVersion, EXG_ERR_FORMAT, "kv cache import: blob version ", h.version,
             ", this library reads version ", kVersion);
-    require(h.elem_bytes == sizeof(float), EXG_ERR_FORMAT, "kv cache import: blob holds ", h.elem_bytes,
-            "-byte values, this cache ", sizeof(float), "-byte ones");
+    require(h.dtype == static_cast<uint32_t>(backend_->dtype()), EXG_ERR_FORMAT, "kv cache import: blob holds ",
+            dtype_name(h.dtype), " values, this cache (", backend_->name(), " backend) stores ", dtype_name(backend_->dtype()));
     require(h.head_dim == shape_.head_dim, EXG_ERR_FORMAT, "kv cache import: blob head_dim ", h.head_dim,
             " differs from this cache's head_dim ", shape_.head_dim);
     const KvPart all = whole();
@@ -169,7 +182,8 @@ void KvCache::import_from(int32_t slot, const void* src, uint64_t bytes) {
     require(h.seq_len >= 0, EXG_ERR_FORMAT, "kv cache import: blob seq_len ", h.seq_len, " is negative");
     require(h.seq_len <= max_seq_len_, EXG_ERR_CAPACITY, "kv cache import: blob holds ", h.seq_len,
             " tokens but slots hold at most ", max_seq_len_);
-    const size_t row_bytes = static_cast<size_t>(h.seq_len) * shape_.head_dim * sizeof(float);
+    const size_t e = backend_->element_size();
+    const size_t row_bytes = static_cast<size_t>(h.seq_len) * shape_.head_dim * e;
     const uint64_t expected = sizeof h + 2ull * static_cast<uint64_t>(h.layers) * static_cast<uint64_t>(h.heads) * row_bytes;
     require(bytes == expected, EXG_ERR_FORMAT, "kv cache import: blob is ", bytes, " bytes, its header implies ",
             expected, bytes < expected ? " (truncated)" : "");
@@ -181,12 +195,14 @@ void KvCache::import_from(int32_t slot, const void* src, uint64_t bytes) {
             h.seq_len, " tokens but slot ", slot, " already holds ", held,
             " (parts of one sequence must agree on seq_len; free the slot before importing another sequence)");
     const auto* in = static_cast<const uint8_t*>(src) + sizeof h;
+    const auto heads = static_cast<size_t>(h.heads);
+    const int32_t first_head = h.head_begin - shape_.head_begin();
     for (int32_t l = h.layer_begin - shape_.layer_begin; l < layer_end - shape_.layer_begin; ++l) {
-        for (float* base : {keys(l), values(l)}) {
-            for (int32_t head = h.head_begin - shape_.head_begin(); head < head_end - shape_.head_begin(); ++head) {
-                backend_->upload(base + slot * slot_stride() + head * head_stride(), in, row_bytes);
-                in += row_bytes;
-            }
+        for (void* base : {keys(l), values(l)}) {
+            if (row_bytes > 0)
+                backend_->upload_2d(offset(slot_data(base, slot), first_head * head_stride(), e),
+                                    static_cast<size_t>(head_stride()) * e, in, row_bytes, row_bytes, heads);
+            in += row_bytes * heads;
         }
     }
     lens_[static_cast<size_t>(slot)] = h.seq_len;

@@ -47,8 +47,10 @@ public:
     const KvShape& shape() const { return shape_; }
     int32_t max_slots() const { return max_slots_; }
     int32_t max_seq_len() const { return max_seq_len_; }
-    float* keys(int32_t layer) const { return k_.f32() + layer * layer_stride(); }
-    float* values(int32_t layer) const { return v_.f32() + layer * layer_stride(); }
+    // One layer's keys / values (storage dtype), and a slot's block within them.
+    void* keys(int32_t layer) const { return k_.at(layer * layer_stride()); }
+    void* values(int32_t layer) const { return v_.at(layer * layer_stride()); }
+    void* slot_data(void* layer_base, int32_t slot) const { return offset(layer_base, slot * slot_stride(), backend_->element_size()); }
     int64_t slot_stride() const { return static_cast<int64_t>(shape_.heads) * head_stride(); }
     int64_t head_stride() const { return static_cast<int64_t>(max_seq_len_) * shape_.head_dim; }
 

@@ -41,8 +41,8 @@ void Transformer::validate(const KvCache& cache, const exg_batch& b, bool decode
     require(b.slots != nullptr, EXG_ERR_INVALID_ARGUMENT, "batch: slots is null");
     if (spec_.first_stage()) require(b.token_ids != nullptr, EXG_ERR_INVALID_ARGUMENT, "batch: token_ids is null (first stage)");
     else require(b.hidden_in != nullptr, EXG_ERR_INVALID_ARGUMENT, "batch: hidden_in is null (not the first stage)");
-    if (spec_.last_stage()) require(b.logits_out != nullptr, EXG_ERR_INVALID_ARGUMENT, "batch: logits_out is null (last stage)");
-    else require(b.hidden_out != nullptr, EXG_ERR_INVALID_ARGUMENT, "batch: hidden_out is null (not the last stage)");
+    if (!spec_.last_stage())
+        require(b.hidden_out != nullptr, EXG_ERR_INVALID_ARGUMENT, "batch: hidden_out is null (not the last stage)");
 
     const auto n = static_cast<size_t>(b.num_seqs);
     slot_.assign(b.slots, b.slots + n);
@@ -92,21 +92,22 @@ void Transformer::forward(KvCache& cache, const exg_batch& b, bool decode) {
     exg_step_timings timings{};
     timings.struct_size = sizeof(exg_step_timings);
     timings_ = timings;   // a failed step leaves zeros, not the previous step's figures
+    logits_rows_ = 0;     // and no logits to sample from
     validate(cache, b, decode);
     decode_ = decode;
     const auto& c = spec_.config;
     const int64_t tokens = static_cast<int64_t>(q_start_.back()) + len_.back();
     const int64_t hidden = c.hidden_size;
-    const size_t f = sizeof(float);
-    h_.ensure(backend_, static_cast<size_t>(tokens * hidden) * f);
-    x_.ensure(backend_, static_cast<size_t>(tokens * hidden) * f);
-    qkv_.ensure(backend_, static_cast<size_t>(tokens * 3 * spec_.local_hidden()) * f);
-    attn_.ensure(backend_, static_cast<size_t>(tokens * spec_.local_hidden()) * f);
-    proj_.ensure(backend_, static_cast<size_t>(tokens * hidden) * f);
-    ffn_.ensure(backend_, static_cast<size_t>(tokens * spec_.local_ffn()) * f);
+    const size_t e = backend_->element_size();
+    h_.ensure(backend_, static_cast<size_t>(tokens * hidden) * e);
+    x_.ensure(backend_, static_cast<size_t>(tokens * hidden) * e);
+    qkv_.ensure(backend_, static_cast<size_t>(tokens * 3 * spec_.local_hidden()) * e);
+    attn_.ensure(backend_, static_cast<size_t>(tokens * spec_.local_hidden()) * e);
+    proj_.ensure(backend_, static_cast<size_t>(tokens * hidden) * e);
+    ffn_.ensure(backend_, static_cast<size_t>(tokens * spec_.local_ffn()) * e);
 
     if (spec_.first_stage()) embed(b, tokens);
-    else backend_->upload(h_.data(), b.hidden_in, static_cast<size_t>(tokens * hidden) * f);
+    else backend_->upload_f32(h_.data(), b.hidden_in, tokens * hidden);
 
     if (timing_enabled_) backend_->synchronize();
     const auto layers_start = Clock::now();
@@ -117,10 +118,11 @@ void Transformer::forward(KvCache& cache, const exg_batch& b, bool decode) {
     const double layers_seconds = seconds_since(layers_start);
 
     if (spec_.last_stage()) head(b);
-    else backend_->download(b.hidden_out, h_.data(), static_cast<size_t>(tokens * hidden) * f);
+    else backend_->download_f32(b.hidden_out, h_.data(), tokens * hidden);
     backend_->synchronize();
     // Only a step that ran to completion extends the sequences; a failed step leaves them as they were.
     for (size_t s = 0; s < len_.size(); ++s) cache.advance(slot_[s], len_[s]);
+    if (spec_.last_stage()) logits_rows_ = static_cast<int64_t>(len_.size());
 
     timings.layers = spec_.layer_end - spec_.layer_begin;
     timings.tokens = tokens;
@@ -137,25 +139,32 @@ void Transformer::forward(KvCache& cache, const exg_batch& b, bool decode) {
 void Transformer::embed(const exg_batch& b, int64_t tokens) {
     const auto& c = spec_.config;
     const int64_t hidden = c.hidden_size, wproj = c.word_embed_proj_dim;
-    if (weights_.project_in.data() != nullptr) {
-        emb_.ensure(backend_, static_cast<size_t>(tokens * wproj) * sizeof(float));
-        backend_->embedding({tokens, wproj, b.token_ids, 0, weights_.embed_tokens.f32(), emb_.f32(), 0});
-        backend_->gemm({tokens, hidden, wproj, emb_.f32(), wproj, weights_.project_in.f32(), wproj, nullptr, h_.f32(), hidden, -1});
-    } else {
-        backend_->embedding({tokens, hidden, b.token_ids, 0, weights_.embed_tokens.f32(), h_.f32(), 0});
-    }
     positions_.resize(static_cast<size_t>(tokens));
     for (size_t s = 0; s < len_.size(); ++s)
         for (int32_t i = 0; i < len_[s]; ++i) positions_[static_cast<size_t>(q_start_[s] + i)] = past_[s] + i;
-    backend_->embedding({tokens, hidden, positions_.data(), c.position_offset, weights_.embed_positions.f32(), h_.f32(), 1});
+    if (weights_.project_in.data() != nullptr) {
+        // Tokens are wproj wide and positions hidden wide: project first, then add the positions.
+        emb_.ensure(backend_, static_cast<size_t>(tokens * wproj) * backend_->element_size());
+        backend_->embedding({tokens, wproj, b.token_ids, 0, weights_.embed_tokens.data(), nullptr, 0, nullptr, emb_.data(), 0});
+        backend_->gemm({tokens, hidden, wproj, emb_.data(), wproj, weights_.project_in.data(), wproj, nullptr, h_.data(), hidden, -1, 0});
+        backend_->embedding({tokens, hidden, positions_.data(), c.position_offset, weights_.embed_positions.data(), nullptr, 0,
+                             nullptr, h_.data(), 1});
+    } else {
+        backend_->embedding({tokens, hidden, b.token_ids, 0, weights_.embed_tokens.data(), positions_.data(), c.position_offset,
+                             weights_.embed_positions.data(), h_.data(), 0});
+    }
 }
 
-void Transformer::reduce(float* data, int64_t count) {
+void Transformer::reduce(void* data, int64_t count) {
     if (spec_.tp_size > 1) {
-        backend_->synchronize();
+        // A host group reads the data now; NCCL is ordered on the backend's stream and needs no wait.
+        if (!comm_->stream_ordered() || timing_enabled_) backend_->synchronize();
         const auto start = Clock::now();
-        comm_->all_reduce_sum(data, static_cast<size_t>(count));
-        if (timing_enabled_) step_reduce_ += seconds_since(start);
+        comm_->all_reduce_sum(data, static_cast<size_t>(count), backend_->dtype());
+        if (timing_enabled_) {
+            backend_->synchronize();
+            step_reduce_ += seconds_since(start);
+        }
     }
 }
 
@@ -164,42 +173,47 @@ void Transformer::block(const LayerWeights& w, int32_t layer, KvCache& cache, in
     const int64_t hidden = c.hidden_size, lh = spec_.local_hidden();
     const bool pre_ln = c.pre_layer_norm != 0;
     const bool rank0 = spec_.tp_rank == 0;  // row-parallel biases are added once, before the all-reduce
+    const float eps = c.layer_norm_eps;
 
-    // Self-attention.
-    const float* in = h_.f32();
+    // Self-attention. Pre-LN: x = LN(h) feeds the block, h += block(x). Post-LN: h = LN(h + block(h)),
+    // one fused residual-add + norm.
+    const void* in = h_.data();
     if (pre_ln) {
-        backend_->layer_norm({tokens, hidden, h_.f32(), w.attn_ln_g.f32(), w.attn_ln_b.f32(), x_.f32(), c.layer_norm_eps});
-        in = x_.f32();
+        backend_->layer_norm({tokens, hidden, h_.data(), nullptr, w.attn_ln_g.data(), w.attn_ln_b.data(), x_.data(), eps, 0});
+        in = x_.data();
     }
-    backend_->gemm({tokens, 3 * lh, hidden, in, hidden, w.qkv_w.f32(), hidden, w.qkv_b.f32(), qkv_.f32(), 3 * lh, -1});
+    backend_->gemm({tokens, 3 * lh, hidden, in, hidden, w.qkv_w.data(), hidden, w.qkv_b.data(), qkv_.data(), 3 * lh, -1, 0});
     const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim(c)));
     if (timing_enabled_) backend_->synchronize();
     const auto attention_start = Clock::now();
-    attention({static_cast<int32_t>(len_.size()), slot_.data(), q_start_.data(), len_.data(), past_.data(), qkv_.f32(),
-               3 * lh, attn_.f32(), lh, cache.keys(layer), cache.values(layer), cache.slot_stride(), cache.head_stride(),
-               spec_.local_heads(), head_dim(c), scale},
+    attention({static_cast<int32_t>(len_.size()), slot_.data(), q_start_.data(), len_.data(), past_.data(), qkv_.data(),
+               3 * lh, attn_.data(), lh, cache.keys(layer), cache.values(layer), cache.slot_stride(), cache.head_stride(),
+               spec_.local_heads(), head_dim(c), scale, decode_ ? 1 : 0, /*causal=*/1},
               layer, cache);
     if (timing_enabled_) {
         backend_->synchronize();
         step_attention_ += seconds_since(attention_start);
     }
-    backend_->gemm({tokens, hidden, lh, attn_.f32(), lh, w.out_w.f32(), lh, rank0 ? w.out_b.f32() : nullptr, proj_.f32(), hidden, -1});
-    reduce(proj_.f32(), tokens * hidden);
-    backend_->add(h_.f32(), proj_.f32(), tokens * hidden);
-    if (!pre_ln)
-        backend_->layer_norm({tokens, hidden, h_.f32(), w.attn_ln_g.f32(), w.attn_ln_b.f32(), h_.f32(), c.layer_norm_eps});
+    backend_->gemm({tokens, hidden, lh, attn_.data(), lh, w.out_w.data(), lh, rank0 ? w.out_b.data() : nullptr, proj_.data(),
+                    hidden, -1, 0});
+    reduce(proj_.data(), tokens * hidden);
+    residual_norm(pre_ln ? w.ffn_ln_g : w.attn_ln_g, pre_ln ? w.ffn_ln_b : w.attn_ln_b, tokens, pre_ln);
 
-    // Feed-forward.
-    in = h_.f32();
-    if (pre_ln) {
-        backend_->layer_norm({tokens, hidden, h_.f32(), w.ffn_ln_g.f32(), w.ffn_ln_b.f32(), x_.f32(), c.layer_norm_eps});
-        in = x_.f32();
-    }
-    ffn(w, layer, in, tokens);
-    reduce(proj_.f32(), tokens * hidden);
-    backend_->add(h_.f32(), proj_.f32(), tokens * hidden);
-    if (!pre_ln)
-        backend_->layer_norm({tokens, hidden, h_.f32(), w.ffn_ln_g.f32(), w.ffn_ln_b.f32(), h_.f32(), c.layer_norm_eps});
+    // Feed-forward (pre-LN: the norm of its input was fused into the residual add above).
+    ffn(w, layer, pre_ln ? x_.data() : h_.data(), tokens);
+    reduce(proj_.data(), tokens * hidden);
+    if (pre_ln) backend_->add(h_.data(), proj_.data(), tokens * hidden);
+    else residual_norm(w.ffn_ln_g, w.ffn_ln_b, tokens, false);
+}
+
+// h += proj_, then the norm into x_: pre-LN, x_ is the next sub-block's input and h keeps the residual
+// stream; post-LN, the normalised sum is the new stream, so the buffers trade places (the fused op's
+// output never aliases its input).
+void Transformer::residual_norm(const Buffer& gamma, const Buffer& beta, int64_t tokens, bool into_x) {
+    const auto& c = spec_.config;
+    backend_->layer_norm({tokens, c.hidden_size, h_.data(), proj_.data(), gamma.data(), beta.data(), x_.data(),
+                          c.layer_norm_eps, 0});
+    if (!into_x) std::swap(h_, x_);
 }
 
 // The dispatch points of the kernel plug-in: its op when it has one, the backend's otherwise.
@@ -211,22 +225,22 @@ void Transformer::attention(const AttentionParams& p, int32_t layer, const KvCac
 }
 
 // proj_ = fc2(act(fc1(in))), through ffn_ ([tokens x local ffn]); fc2's bias only on rank 0 (row-parallel).
-void Transformer::ffn(const LayerWeights& w, int32_t layer, const float* in, int64_t tokens) {
+void Transformer::ffn(const LayerWeights& w, int32_t layer, const void* in, int64_t tokens) {
     const auto& c = spec_.config;
     const int64_t hidden = c.hidden_size, lf = spec_.local_ffn();
-    const float* fc2_bias = spec_.tp_rank == 0 ? w.fc2_b.f32() : nullptr;
-    if (kernels_ != nullptr && kernels_->has_ffn()) {
+    const void* fc2_bias = spec_.tp_rank == 0 ? w.fc2_b.data() : nullptr;
+    if (kernels_ != nullptr && kernels_->has_ffn()) {  // plug-ins run on the F32 CPU backend only
         exg_ffn_params p{};
         p.activation = c.activation;
         p.tokens = tokens;
         p.hidden_size = hidden;
         p.ffn_dim = lf;
-        p.x = in;
+        p.x = static_cast<const float*>(in);
         p.x_stride = hidden;
         p.fc1_weight = w.fc1_w.f32();
         p.fc1_bias = w.fc1_b.f32();
         p.fc2_weight = w.fc2_w.f32();
-        p.fc2_bias = fc2_bias;
+        p.fc2_bias = static_cast<const float*>(fc2_bias);
         p.workspace = ffn_.f32();
         p.out = proj_.f32();
         p.out_stride = hidden;
@@ -234,27 +248,45 @@ void Transformer::ffn(const LayerWeights& w, int32_t layer, const float* in, int
         kernels_->ffn(p);
         return;
     }
-    backend_->gemm({tokens, lf, hidden, in, hidden, w.fc1_w.f32(), hidden, w.fc1_b.f32(), ffn_.f32(), lf, c.activation});
-    backend_->gemm({tokens, hidden, lf, ffn_.f32(), lf, w.fc2_w.f32(), lf, fc2_bias, proj_.f32(), hidden, -1});
+    backend_->gemm({tokens, lf, hidden, in, hidden, w.fc1_w.data(), hidden, w.fc1_b.data(), ffn_.data(), lf, c.activation, 0});
+    backend_->gemm({tokens, hidden, lf, ffn_.data(), lf, w.fc2_w.data(), lf, fc2_bias, proj_.data(), hidden, -1, 0});
 }
 
+// Logits of each sequence's last row, in F32 in logits_ (kept for sample()); downloaded when asked for.
 void Transformer::head(const exg_batch& b) {
     const auto& c = spec_.config;
     const int64_t seqs = static_cast<int64_t>(len_.size());
     const int64_t hidden = c.hidden_size, wproj = c.word_embed_proj_dim, vocab = c.vocab_size;
-    last_.ensure(backend_, static_cast<size_t>(seqs * hidden) * sizeof(float));
+    const size_t e = backend_->element_size();
+    last_.ensure(backend_, static_cast<size_t>(seqs * hidden) * e);
     logits_.ensure(backend_, static_cast<size_t>(seqs * vocab) * sizeof(float));
-    backend_->gather_rows(last_.f32(), h_.f32(), last_rows_.data(), seqs, hidden);
+    backend_->gather_rows(last_.data(), h_.data(), last_rows_.data(), seqs, hidden);
     if (c.final_layer_norm)
-        backend_->layer_norm({seqs, hidden, last_.f32(), weights_.final_ln_g.f32(), weights_.final_ln_b.f32(), last_.f32(), c.layer_norm_eps});
-    const float* features = last_.f32();
+        backend_->layer_norm({seqs, hidden, last_.data(), nullptr, weights_.final_ln_g.data(), weights_.final_ln_b.data(),
+                              last_.data(), c.layer_norm_eps, 0});
+    const void* features = last_.data();
     if (weights_.project_out.data() != nullptr) {
-        last_proj_.ensure(backend_, static_cast<size_t>(seqs * wproj) * sizeof(float));
-        backend_->gemm({seqs, wproj, hidden, last_.f32(), hidden, weights_.project_out.f32(), hidden, nullptr, last_proj_.f32(), wproj, -1});
-        features = last_proj_.f32();
+        last_proj_.ensure(backend_, static_cast<size_t>(seqs * wproj) * e);
+        backend_->gemm({seqs, wproj, hidden, last_.data(), hidden, weights_.project_out.data(), hidden, nullptr,
+                        last_proj_.data(), wproj, -1, 0});
+        features = last_proj_.data();
     }
-    backend_->gemm({seqs, vocab, wproj, features, wproj, weights_.head(), wproj, nullptr, logits_.f32(), vocab, -1});
-    backend_->download(b.logits_out, logits_.f32(), static_cast<size_t>(seqs * vocab) * sizeof(float));
+    backend_->gemm({seqs, vocab, wproj, features, wproj, weights_.head(), wproj, nullptr, logits_.data(), vocab, -1, 1});
+    if (b.logits_out != nullptr)
+        backend_->download(b.logits_out, logits_.data(), static_cast<size_t>(seqs * vocab) * sizeof(float));
+}
+
+void Transformer::sample(const exg_sampling_params& params, uint64_t* rng_states, int32_t* tokens) {
+    require(spec_.last_stage(), EXG_ERR_INVALID_ARGUMENT, "sample: this shard (layers ", spec_.layer_begin, "..",
+            spec_.layer_end, ") is not the last stage and has no logits");
+    require(logits_rows_ > 0, EXG_ERR_INVALID_ARGUMENT, "sample: no logits to sample from (no step has completed since the "
+            "model was created or the last step failed)");
+    uint64_t* states = rng_states;
+    if (states == nullptr) {  // greedy needs no stream; the backend still gets somewhere to write
+        greedy_states_.assign(static_cast<size_t>(logits_rows_), 0);
+        states = greedy_states_.data();
+    }
+    backend_->sample({logits_rows_, spec_.config.vocab_size, logits_.f32(), spec_.config.vocab_size, params, states, tokens});
 }
 
 }  // namespace exg

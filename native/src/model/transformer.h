@@ -23,6 +23,8 @@ public:
                 std::shared_ptr<const KernelLibrary> kernels = nullptr);
 
     void forward(KvCache& cache, const exg_batch& batch, bool decode);
+    // One token per sequence of the last completed step from its logits, on the backend (exg_model_sample).
+    void sample(const exg_sampling_params& params, uint64_t* rng_states, int32_t* tokens);
 
     // Per-part timing of each step (synchronises the backend around attention; off by default).
     void set_step_timing(bool enabled) { timing_enabled_ = enabled; }
@@ -38,9 +40,10 @@ private:
     void embed(const exg_batch& batch, int64_t tokens);
     void block(const LayerWeights& w, int32_t layer, KvCache& cache, int64_t tokens);
     void attention(const AttentionParams& p, int32_t layer, const KvCache& cache);
-    void ffn(const LayerWeights& w, int32_t layer, const float* in, int64_t tokens);
+    void residual_norm(const Buffer& gamma, const Buffer& beta, int64_t tokens, bool into_x);
+    void ffn(const LayerWeights& w, int32_t layer, const void* in, int64_t tokens);
     void head(const exg_batch& batch);
-    void reduce(float* data, int64_t count);
+    void reduce(void* data, int64_t count);
 
     Backend* backend_;
     ShardSpec spec_;
@@ -52,7 +55,10 @@ private:
     std::vector<int32_t> slot_, q_start_, len_, past_, positions_, last_rows_;
     std::vector<uint8_t> seen_slot_;
     // Device workspaces, grown on demand and kept.
+    // Storage dtype except logits_ (F32, [rows x vocab] of the last step: logits_rows_ of them, 0 when none).
     Buffer h_, x_, qkv_, attn_, proj_, ffn_, emb_, last_, last_proj_, logits_;
+    int64_t logits_rows_ = 0;
+    std::vector<uint64_t> greedy_states_;
 
     bool decode_ = false;  // the current step's kind, for the kernel plug-in
     bool timing_enabled_ = false;

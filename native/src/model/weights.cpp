@@ -23,8 +23,8 @@ public:
 
     size_t planned_bytes() const { return planned_; }
 
-    Buffer alloc(int64_t floats) {
-        const size_t bytes = static_cast<size_t>(floats) * sizeof(float);
+    Buffer alloc(int64_t elements) {
+        const size_t bytes = static_cast<size_t>(elements) * backend_->element_size();
         planned_ += bytes;
         return plan_only_ ? Buffer() : Buffer(backend_, bytes);
     }
@@ -34,19 +34,20 @@ public:
 
     Buffer window(const std::string& name, const TensorWindow& w) {
         Buffer out = alloc(w.row_count * w.col_count);
-        read_into(name, w, out.f32(), 0);
+        read_into(name, w, out, 0);
         return out;
     }
 
-    // Reads a window into dst starting at element `offset` (used to fuse Q, K and V).
-    void read_into(const std::string& name, const TensorWindow& w, float* dst, int64_t offset) {
+    // Reads a window into dst starting at element `offset` (used to fuse Q, K and V), converting to the
+    // backend's storage dtype on the way.
+    void read_into(const std::string& name, const TensorWindow& w, const Buffer& dst, int64_t offset) {
         if (plan_only_) {
             source_.check(name, w);
             return;
         }
         staging_.resize(static_cast<size_t>(w.row_count * w.col_count));
         source_.read(name, w, staging_.data());
-        backend_->upload(dst + offset, staging_.data(), staging_.size() * sizeof(float));
+        backend_->upload_f32(dst.at(offset), staging_.data(), static_cast<int64_t>(staging_.size()));
     }
 
 private:
@@ -122,14 +123,14 @@ ShardWeights load_with(Loader& load, const ShardSpec& spec) {
         lw.qkv_w = load.alloc(3 * lh * hidden);
         const char* qkv[3] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"};
         for (int i = 0; i < 3; ++i)
-            load.read_into(name(qkv[i]) + ".weight", {hidden, hidden, r * lh, lh, 0, hidden}, lw.qkv_w.f32(), i * lh * hidden);
+            load.read_into(name(qkv[i]) + ".weight", {hidden, hidden, r * lh, lh, 0, hidden}, lw.qkv_w, i * lh * hidden);
         lw.out_w = load.window(name("self_attn.out_proj.weight"), {hidden, hidden, 0, hidden, r * lh, lh});
         lw.fc1_w = load.window(name("fc1.weight"), {c.ffn_dim, hidden, r * lf, lf, 0, hidden});
         lw.fc2_w = load.window(name("fc2.weight"), {hidden, c.ffn_dim, 0, hidden, r * lf, lf});
         if (c.enable_bias) {
             lw.qkv_b = load.alloc(3 * lh);
             for (int i = 0; i < 3; ++i)
-                load.read_into(name(qkv[i]) + ".bias", {1, hidden, 0, 1, r * lh, lh}, lw.qkv_b.f32(), i * lh);
+                load.read_into(name(qkv[i]) + ".bias", {1, hidden, 0, 1, r * lh, lh}, lw.qkv_b, i * lh);
             lw.out_b = load.full(name("self_attn.out_proj.bias"), 1, hidden);
             lw.fc1_b = load.window(name("fc1.bias"), {1, c.ffn_dim, 0, 1, r * lf, lf});
             lw.fc2_b = load.full(name("fc2.bias"), 1, hidden);
@@ -167,46 +168,46 @@ void save_checkpoint(Backend* backend, const ShardSpec& spec, const ShardWeights
     std::vector<std::vector<float>> host;
     std::vector<TensorToWrite> tensors;
     host.reserve(16 + 16 * w.layers.size());
-    auto add = [&](const std::string& name, std::vector<int64_t> shape, const float* device, int64_t offset) {
+    auto add = [&](const std::string& name, std::vector<int64_t> shape, const Buffer& device, int64_t offset) {
         size_t count = 1;
         for (auto d : shape) count *= static_cast<size_t>(d);
         host.emplace_back(count);
-        backend->download(host.back().data(), device + offset, count * sizeof(float));
+        backend->download_f32(host.back().data(), device.at(offset), static_cast<int64_t>(count));
         tensors.push_back({hf_file_name(name), std::move(shape), host.back().data()});
     };
     const int64_t h = c.hidden_size, wp = c.word_embed_proj_dim;
-    add("decoder.embed_tokens.weight", {c.vocab_size, wp}, w.embed_tokens.f32(), 0);
-    add("decoder.embed_positions.weight", {c.max_positions + c.position_offset, h}, w.embed_positions.f32(), 0);
-    if (w.project_in.data()) add("decoder.project_in.weight", {h, wp}, w.project_in.f32(), 0);
-    if (w.project_out.data()) add("decoder.project_out.weight", {wp, h}, w.project_out.f32(), 0);
+    add("decoder.embed_tokens.weight", {c.vocab_size, wp}, w.embed_tokens, 0);
+    add("decoder.embed_positions.weight", {c.max_positions + c.position_offset, h}, w.embed_positions, 0);
+    if (w.project_in.data()) add("decoder.project_in.weight", {h, wp}, w.project_in, 0);
+    if (w.project_out.data()) add("decoder.project_out.weight", {wp, h}, w.project_out, 0);
     if (w.final_ln_g.data()) {
-        add("decoder.final_layer_norm.weight", {h}, w.final_ln_g.f32(), 0);
-        add("decoder.final_layer_norm.bias", {h}, w.final_ln_b.f32(), 0);
+        add("decoder.final_layer_norm.weight", {h}, w.final_ln_g, 0);
+        add("decoder.final_layer_norm.bias", {h}, w.final_ln_b, 0);
     }
     for (int32_t i = 0; i < c.num_layers; ++i) {
         const auto& l = w.layers[static_cast<size_t>(i)];
         auto name = [&](const char* suffix) { return layer_name(i, suffix); };
         const char* qkv[3] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"};
         for (int j = 0; j < 3; ++j) {
-            add(name(qkv[j]) + ".weight", {h, h}, l.qkv_w.f32(), j * h * h);
-            if (l.qkv_b.data()) add(name(qkv[j]) + ".bias", {h}, l.qkv_b.f32(), j * h);
+            add(name(qkv[j]) + ".weight", {h, h}, l.qkv_w, j * h * h);
+            if (l.qkv_b.data()) add(name(qkv[j]) + ".bias", {h}, l.qkv_b, j * h);
         }
-        add(name("self_attn.out_proj.weight"), {h, h}, l.out_w.f32(), 0);
-        add(name("fc1.weight"), {c.ffn_dim, h}, l.fc1_w.f32(), 0);
-        add(name("fc2.weight"), {h, c.ffn_dim}, l.fc2_w.f32(), 0);
+        add(name("self_attn.out_proj.weight"), {h, h}, l.out_w, 0);
+        add(name("fc1.weight"), {c.ffn_dim, h}, l.fc1_w, 0);
+        add(name("fc2.weight"), {h, c.ffn_dim}, l.fc2_w, 0);
         if (l.out_b.data()) {
-            add(name("self_attn.out_proj.bias"), {h}, l.out_b.f32(), 0);
-            add(name("fc1.bias"), {c.ffn_dim}, l.fc1_b.f32(), 0);
-            add(name("fc2.bias"), {h}, l.fc2_b.f32(), 0);
+            add(name("self_attn.out_proj.bias"), {h}, l.out_b, 0);
+            add(name("fc1.bias"), {c.ffn_dim}, l.fc1_b, 0);
+            add(name("fc2.bias"), {h}, l.fc2_b, 0);
         }
         if (l.attn_ln_g.data()) {
-            add(name("self_attn_layer_norm.weight"), {h}, l.attn_ln_g.f32(), 0);
-            add(name("self_attn_layer_norm.bias"), {h}, l.attn_ln_b.f32(), 0);
-            add(name("final_layer_norm.weight"), {h}, l.ffn_ln_g.f32(), 0);
-            add(name("final_layer_norm.bias"), {h}, l.ffn_ln_b.f32(), 0);
+            add(name("self_attn_layer_norm.weight"), {h}, l.attn_ln_g, 0);
+            add(name("self_attn_layer_norm.bias"), {h}, l.attn_ln_b, 0);
+            add(name("final_layer_norm.weight"), {h}, l.ffn_ln_g, 0);
+            add(name("final_layer_norm.bias"), {h}, l.ffn_ln_b, 0);
         }
     }
-    if (w.lm_head.data()) add("lm_head.weight", {c.vocab_size, wp}, w.lm_head.f32(), 0);
+    if (w.lm_head.data()) add("lm_head.weight", {c.vocab_size, wp}, w.lm_head, 0);
     write_safetensors(dir + "/model.safetensors", tensors, dtype);
     std::ofstream cfg(dir + "/config.json", std::ios::trunc);
     if (!cfg) fail(EXG_ERR_IO, "save checkpoint: cannot write ", dir, "/config.json");

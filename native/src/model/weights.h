@@ -44,7 +44,7 @@ struct ShardWeights {
     Buffer lm_head;       // [vocab, wproj]: last stage when untied
     std::vector<LayerWeights> layers;
 
-    const float* head() const { return lm_head.data() ? lm_head.f32() : embed_tokens.f32(); }
+    const void* head() const { return lm_head.data() ? lm_head.data() : embed_tokens.data(); }
     size_t bytes() const;
 };
 

@@ -16,7 +16,7 @@ namespace ExeGPT.Cli.Run;
 /// <summary>What `exegpt run` was asked to do.</summary>
 internal sealed record RunSettings(ModelSource Model, ClusterSpec Cluster, WorkloadSpec Workload, string? Latency, string? SloKind,
     int Queries, ulong Seed, string? ProfilePath, bool UseCache, IReadOnlyList<Policy> Policies, IReadOnlyList<Policy> Baselines,
-    int MaxBatch, int ThreadsPerDevice, bool Adjust);
+    int MaxBatch, int ThreadsPerDevice, bool Adjust, BackendChoice Engine);
 
 /// <summary>One schedule run for real next to its prediction.</summary>
 internal sealed record ScheduleRun(string Role, SimulationResult Predicted, RunMetrics Measured, RunResult Result, IReadOnlyList<int> Inputs);
@@ -31,9 +31,9 @@ internal sealed record ExperimentReport(RunSettings Settings, Slo Slo, ProfileTa
 }
 
 /// <summary>
-/// The main job: profile the engine on the cluster's CPU ranks (cached), schedule with the measured profile, then run
-/// the chosen schedule, the best schedule of the other paper family, and the baselines on the real engine with the
-/// same sampled queries, measuring each the way the simulator predicts it (<see cref="RunMetrics"/>).
+/// The main job: profile the engine on the cluster's CPU ranks or GPUs (cached), schedule with the measured profile,
+/// then run the chosen schedule, the best schedule of the other paper family, and the baselines on the real engine with
+/// the same sampled queries, measuring each the way the simulator predicts it (<see cref="RunMetrics"/>).
 /// </summary>
 internal static class RunExperiment
 {
@@ -41,10 +41,10 @@ internal static class RunExperiment
     {
         ILogger log = loggers.CreateLogger("exegpt.run");
         ClusterSpec cluster = settings.Cluster;
-        if (!cluster.Device.Name.StartsWith("cpu", StringComparison.Ordinal))
-            throw new SpecException($"exegpt run executes on CPU ranks (cluster cpu or cpux<N>); '{cluster.Name}' needs the CUDA backend (issue 5)");
+        RequireClusterFits(cluster, settings.Engine);
         exg_model_config config = settings.Model.Config;
-        ModelSpec model = XProfiler.ModelSpecOf(config, settings.Model.Name);
+        // The engine stores the model in f32 on the CPU backend, in bf16 or f16 on CUDA.
+        ModelSpec model = XProfiler.ModelSpecOf(config, settings.Model.Name, dtypeBytes: settings.Engine.IsCuda ? 2 : 4);
         WorkloadSpec workload = settings.Workload;
         if (workload.MaxTotalLength - 1 > config.max_positions)
             throw new SpecException($"task {workload.Name}: inputs up to {workload.Input.Max} plus outputs up to {workload.Output.Max} tokens exceed {settings.Model.Name}'s {config.max_positions} positions");
@@ -60,6 +60,9 @@ internal static class RunExperiment
                 ? XProfiler.ProfileCached(request, null, progress, out fromCache, log)
                 : XProfiler.Profile(request, progress);
         }
+        string backendName = settings.Engine.IsCuda ? "cuda" : "cpu";
+        if (profile.Metadata.Kind == ProfileKind.Measured && profile.Metadata.Backend != backendName)
+            throw new SpecException($"the profile was measured on the {profile.Metadata.Backend} backend, but this run uses {backendName}");
         profile.RequireMatches(model);
         if (profile.Metadata.KernelLibrary is string plugin)
             throw new SpecException($"the profile measured kernel library '{plugin}', but exegpt run runs the engine's own kernels; profile without --kernel-lib");
@@ -95,6 +98,8 @@ internal static class RunExperiment
                 Seed = settings.Seed,
                 SamplingSeed = settings.Seed,
                 ThreadsPerDevice = settings.ThreadsPerDevice,
+                Backend = settings.Engine.Kind,
+                Dtype = settings.Engine.Dtype,
                 Adjustment = new AdjustmentOptions(Enabled: settings.Adjust),
             }, loggers.CreateLogger<XRunner>());
             RunResult result = runner.Run(requests);
@@ -104,6 +109,19 @@ internal static class RunExperiment
             runs.Add(new ScheduleRun(role, predicted, measured, result, [.. requests.Select(q => q.Prompt.Length)]));
         }
         return new ExperimentReport(settings, slo, profile, fromCache, outcome, runs);
+    }
+
+    /// <summary>CPU ranks run cluster cpu / cpux&lt;N&gt;; CUDA runs a GPU cluster of one node (this process drives the
+    /// GPUs of one node; device d of the layout is GPU d).</summary>
+    private static void RequireClusterFits(ClusterSpec cluster, BackendChoice engine)
+    {
+        bool cpuCluster = cluster.Device.Name.StartsWith("cpu", StringComparison.Ordinal);
+        if (!engine.IsCuda && !cpuCluster)
+            throw new SpecException($"exegpt run with --backend cpu executes on CPU ranks (cluster cpu or cpux<N>); '{cluster.Name}' is a GPU cluster: add --backend cuda");
+        if (engine.IsCuda && cpuCluster)
+            throw new SpecException($"exegpt run with --backend cuda executes on GPUs (e.g. cluster h100x2); '{cluster.Name}' is CPU ranks");
+        if (engine.IsCuda && cluster.Nodes > 1)
+            throw new SpecException($"exegpt run drives the GPUs of one node; '{cluster.Name}' has {cluster.Nodes} nodes (at most {cluster.DevicesPerNode} GPUs)");
     }
 
     private static SimulationResult? BestOf(ScheduleOutcome outcome, IReadOnlyList<Policy> policies) =>
@@ -152,7 +170,7 @@ internal static class RunExperiment
         // Five repeats: with every rank busy, single points of three repeats moved by up to 20% between profiles.
         var grid = new ProfileGrid(batches, [.. lengths.Distinct()], Repeats: 5, PrefillBatches: prefill);
         return new ProfileRequest(config, settings.Model.Name, grid, Threads: settings.ThreadsPerDevice, Seed: settings.Seed,
-            Ranks: devices, TensorParallel: degrees);
+            Ranks: devices, TensorParallel: degrees, Backend: settings.Engine.Kind, Dtype: settings.Engine.Dtype);
     }
 
     private static List<int> PowersOfTwo(int upTo)

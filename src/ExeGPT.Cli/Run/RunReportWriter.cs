@@ -18,7 +18,8 @@ internal static class RunReportWriter
         RunSettings s = report.Settings;
         var text = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
-        text.Append(c, $"model        {s.Model.Name} on {s.Cluster.Name} ({s.Cluster.TotalDevices} CPU ranks), task {s.Workload.Name}, {s.Queries} queries, seed {s.Seed}\n");
+        string devices = s.Engine.IsCuda ? "GPUs" : "CPU ranks";
+        text.Append(c, $"model        {s.Model.Name} on {s.Cluster.Name} ({s.Cluster.TotalDevices} {devices}), task {s.Workload.Name}, {s.Queries} queries, seed {s.Seed}\n");
         text.Append(c, $"profile      {report.Profile.Description}{(report.ProfileFromCache ? " (cached)" : "")}\n");
         text.Append(c, $"bound        {report.Slo}\n");
         var rows = new List<string[]>

@@ -119,6 +119,23 @@ public sealed class BindingsGeneratorTests
     }
 
     [Test]
+    public void A_char_array_field_is_a_fixed_byte_buffer()
+    {
+        // A text field such as a device name: UTF-8 bytes, as const char* maps to byte*.
+        var header = File.ReadAllText(Path.Combine(RepoRoot(), Header)).Replace(
+            "#ifdef __cplusplus\n}", "typedef struct exg_labelled { uint32_t struct_size; char label[24]; } exg_labelled;\n\n#ifdef __cplusplus\n}",
+            StringComparison.Ordinal);
+        using var scratch = ScratchRoot("gen-char-array", header);
+        var (exitCode, output) = RunGenerator("--root", scratch.Path);
+        Assert.That(exitCode, Is.Zero, output);
+        Assert.Multiple(() =>
+        {
+            Assert.That(File.ReadAllText(Path.Combine(scratch.Path, CSharpFile)), Does.Contain("public fixed byte label[24];"));
+            Assert.That(File.ReadAllText(Path.Combine(scratch.Path, LayoutFile)), Does.Contain("EXG_ABI_FIELD(exg_labelled, label)"));
+        });
+    }
+
+    [Test]
     public void Unmappable_constructs_stop_the_generator_each_named_with_its_location()
     {
         // One run for all of them: the generator reports every problem, not just the first.
@@ -126,6 +143,7 @@ public sealed class BindingsGeneratorTests
         [
             ("typedef struct exg_bad_bool { _Bool on; } exg_bad_bool;", "on: '_Bool': bool"),
             ("typedef struct exg_bad_long { long n; } exg_bad_long;", "n: 'long': long differs"),
+            ("typedef struct exg_bad_char { char c; } exg_bad_char;", "c: 'char': plain char"),
             ("typedef struct exg_bad_bits { uint32_t a : 3; } exg_bad_bits;", "a: bit-fields"),
             ("typedef union exg_bad_union { int32_t a; float b; } exg_bad_union;", "exg_bad_union: unions"),
             ("typedef struct __attribute__((packed)) exg_bad_packed { uint8_t a; uint32_t b; } exg_bad_packed;", "b: offset 1 is not the natural 4"),

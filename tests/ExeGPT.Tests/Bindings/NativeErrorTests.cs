@@ -62,5 +62,17 @@ public sealed unsafe class NativeErrorTests
             exg_status.EXG_ERR_INVALID_ARGUMENT, "layer");
     }
 
+    [Test]
+    public void A_device_failure_keeps_its_own_status_through_the_exception_path()
+    {
+        // The status is whatever the library returned; with no message left on the thread, its name stands in.
+        var config = ModelConfigs.Preset("tiny");
+        Assert.That(NativeMethods.exg_config_validate(&config), Is.EqualTo(exg_status.EXG_OK), "a successful call clears the message");
+        var failure = Assert.Throws<ExgException>(() => ExeGPT.Native.Internal.NativeStatus.Check(exg_status.EXG_ERR_DEVICE))!;
+        Assert.That(failure.Status, Is.EqualTo(exg_status.EXG_ERR_DEVICE));
+        Assert.That(failure.Message, Is.EqualTo("EXG_ERR_DEVICE"));
+        Assert.That(ExeGPT.Runtime.RootCause.IsCollectiveFailure(failure), Is.False, "a GPU failure is a root cause, not an echo");
+    }
+
     private static string Message() => Marshal.PtrToStringUTF8((nint)NativeMethods.exg_last_error_message()) ?? "";
 }

@@ -289,7 +289,7 @@ internal sealed class HeaderParser
         var doc = _comments.Leading(field.Start().Offset) ?? _comments.Trailing(field.End().Offset);
         if (type.kind != CXTypeKind.ConstantArray)
             return new AbiField(field.Spelling(), _types.Map(type), null, doc);
-        var element = _types.Map(clang_getArrayElementType(type));
+        var element = _types.MapArrayElement(clang_getArrayElementType(type));
         if (!TypeMapper.FixedBufferElements.Contains(element))
             throw new UnsupportedTypeException($"an array of {element} cannot be a C# fixed buffer; only primitive elements");
         return new AbiField(field.Spelling(), element, clang_getArraySize(type), doc);

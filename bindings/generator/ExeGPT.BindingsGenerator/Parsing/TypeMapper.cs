@@ -5,7 +5,7 @@ namespace ExeGPT.BindingsGenerator.Parsing;
 
 /// <summary>
 /// Maps C types of the header to blittable C# spellings. Anything without an exact, portable equivalent is
-/// rejected with a reason instead of being approximated (bool, plain char, long, function pointers, unions...).
+/// rejected with a reason instead of being approximated (bool, plain char outside strings, long, function pointers, unions...).
 /// </summary>
 internal sealed class TypeMapper(Func<CXCursor, string?> tagName)
 {
@@ -36,6 +36,17 @@ internal sealed class TypeMapper(Func<CXCursor, string?> tagName)
     /// <summary>Maps a field, parameter or return type; <paramref name="allowVoid"/> only for return types.</summary>
     public string Map(CXType type, bool allowVoid = false) => Map(type, allowVoid, behindPointer: false);
 
+    /// <summary>
+    /// Maps the element type of a fixed-size array field. A plain char array is a NUL-terminated UTF-8 text buffer
+    /// (e.g. a device name): its bytes cross as bytes, as <c>const char*</c> does, so char's signedness never matters.
+    /// </summary>
+    public string MapArrayElement(CXType element)
+    {
+        if (element.kind == CXTypeKind.Elaborated)
+            element = clang_Type_getNamedType(element);
+        return element.kind is CXTypeKind.Char_S or CXTypeKind.Char_U ? "byte" : Map(element);
+    }
+
     private string Map(CXType type, bool allowVoid, bool behindPointer)
     {
         switch (type.kind)
@@ -54,7 +65,7 @@ internal sealed class TypeMapper(Func<CXCursor, string?> tagName)
             case CXTypeKind.Bool:
                 throw Unsupported(type, "bool has no fixed ABI size; the header uses uint8_t for flags");
             case CXTypeKind.Char_S or CXTypeKind.Char_U:
-                throw Unsupported(type, "plain char is only mapped behind a pointer (const char* -> byte*); use int8_t/uint8_t");
+                throw Unsupported(type, "plain char is only mapped behind a pointer (const char* -> byte*) or as a text array field (char[N] -> fixed byte[N]); use int8_t/uint8_t");
             case CXTypeKind.Long or CXTypeKind.ULong:
                 throw Unsupported(type, "long differs between LP64 and LLP64; use int64_t/int32_t");
             case CXTypeKind.ConstantArray or CXTypeKind.IncompleteArray or CXTypeKind.VariableArray:

@@ -21,14 +21,18 @@ public:
     void upload(void* dst, const void* src, size_t bytes) override;
     void download(void* dst, const void* src, size_t bytes) override;
     void copy(void* dst, const void* src, size_t bytes) override;
+    void upload_f32(void* dst, const float* src, int64_t count) override;
+    void download_f32(float* dst, const void* src, int64_t count) override;
     void synchronize() override {}
+    void device_info(exg_device_info& out) const override;
 
     void gemm(const GemmParams& p) override;
     void layer_norm(const LayerNormParams& p) override;
     void embedding(const EmbeddingParams& p) override;
     void attention(const AttentionParams& p) override;
-    void add(float* x, const float* y, int64_t n) override;
-    void gather_rows(float* dst, const float* src, const int32_t* rows, int64_t count, int64_t dim) override;
+    void add(void* x, const void* y, int64_t n) override;
+    void gather_rows(void* dst, const void* src, const int32_t* rows, int64_t count, int64_t dim) override;
+    void sample(const SampleParams& p) override;
 
 private:
     int threads_;
