@@ -28,7 +28,8 @@ EXG_API exg_status exg_comm_all_reduce_sum_f32(exg_comm* comm, float* data, uint
     return guard([&] {
         require_arg(comm, "exg_comm_all_reduce_sum_f32", "comm");
         require(count == 0 || data != nullptr, EXG_ERR_INVALID_ARGUMENT, "exg_comm_all_reduce_sum_f32: data is null");
-        if (count == 0) return;  // nothing to reduce (NCCL would refuse a zero count; the host group skips it)
+        // NCCL refuses a zero count; a host group takes it, so a peer passing another count is still told.
+        if (count == 0 && comm->impl->stream_ordered()) return;
         comm->impl->all_reduce_sum(data, count, EXG_DTYPE_F32);
     });
 }

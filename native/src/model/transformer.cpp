@@ -18,6 +18,9 @@ Transformer::Transformer(Backend* backend, const ShardSpec& spec, TensorSource& 
         require(comm->size() == spec.tp_size && comm->rank() == spec.tp_rank, EXG_ERR_INVALID_ARGUMENT,
                 "model shard: communicator is rank ", comm->rank(), " of ", comm->size(), " but the shard is tp rank ",
                 spec.tp_rank, " of ", spec.tp_size);
+    require(comm == nullptr || comm->stream_ordered() || backend->dtype() == EXG_DTYPE_F32, EXG_ERR_INVALID_ARGUMENT,
+            "model shard: a host communicator reduces f32 host memory; the ", backend->name(),
+            " backend needs a device communicator (NCCL)");
     weights_ = load_weights(backend, spec, source);
 }
 

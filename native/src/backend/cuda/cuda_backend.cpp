@@ -245,34 +245,44 @@ void CudaBackend::finish_copy_stream() {
     check(cudaEventSynchronize(copy_mark_.get()), "cudaEventSynchronize", " (copy on device ", device_, ")");
 }
 
-void CudaBackend::upload(void* dst, const void* src, size_t bytes) {
+// Every host <-> device copy: height rows of width bytes. A page-locked host side (from alloc_host) goes
+// through the copy stream, ordered after the compute stream's work by events; a pageable one on the compute
+// stream. Either way it is complete on return: an upload's source may be page-locked memory this library did
+// not allocate, read asynchronously, which the caller may reuse once upload returns.
+void CudaBackend::host_transfer(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t width,
+                                size_t height, cudaMemcpyKind kind) {
     use_device();
-    if (bytes == 0) return;
-    if (pinned_range(src, bytes)) {
-        check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, copy_stream_after_compute()), "cudaMemcpyAsync",
-              " (upload of ", bytes, " bytes)");
+    if (width == 0 || height == 0) return;
+    const bool upload = kind == cudaMemcpyHostToDevice;
+    const void* host = upload ? src : dst;
+    const char* what = upload ? "upload" : "download";
+    if (pinned_range(host, strided_extent(upload ? src_pitch : dst_pitch, width, height))) {
+        check(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, height, kind, copy_stream_after_compute()),
+              "cudaMemcpy2DAsync", " (", what, " of ", height, " rows of ", width, " bytes)");
         finish_copy_stream();
         return;
     }
-    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_.get()), "cudaMemcpyAsync", " (upload of ",
-          bytes, " bytes)");
-    // The source may be page-locked memory this library did not allocate, which the copy reads
-    // asynchronously: the caller may reuse it once upload returns.
-    check(cudaStreamSynchronize(stream_.get()), "cudaStreamSynchronize", " (upload on device ", device_, ")");
+    check(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, height, kind, stream_.get()), "cudaMemcpy2DAsync",
+          " (", what, " of ", height, " rows of ", width, " bytes)");
+    check(cudaStreamSynchronize(stream_.get()), "cudaStreamSynchronize", " (", what, " on device ", device_, ")");
+}
+
+void CudaBackend::upload(void* dst, const void* src, size_t bytes) {
+    host_transfer(dst, bytes, src, bytes, bytes, 1, cudaMemcpyHostToDevice);
 }
 
 void CudaBackend::download(void* dst, const void* src, size_t bytes) {
-    use_device();
-    if (bytes == 0) return;
-    if (pinned_range(dst, bytes)) {
-        check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, copy_stream_after_compute()), "cudaMemcpyAsync",
-              " (download of ", bytes, " bytes)");
-        finish_copy_stream();
-        return;
-    }
-    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_.get()), "cudaMemcpyAsync",
-          " (download of ", bytes, " bytes)");
-    check(cudaStreamSynchronize(stream_.get()), "cudaStreamSynchronize", " (download on device ", device_, ")");
+    host_transfer(dst, bytes, src, bytes, bytes, 1, cudaMemcpyDeviceToHost);
+}
+
+void CudaBackend::upload_2d(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t width,
+                            size_t height) {
+    host_transfer(dst, dst_pitch, src, src_pitch, width, height, cudaMemcpyHostToDevice);
+}
+
+void CudaBackend::download_2d(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t width,
+                              size_t height) {
+    host_transfer(dst, dst_pitch, src, src_pitch, width, height, cudaMemcpyDeviceToHost);
 }
 
 void CudaBackend::copy(void* dst, const void* src, size_t bytes) {
@@ -280,38 +290,6 @@ void CudaBackend::copy(void* dst, const void* src, size_t bytes) {
     if (bytes == 0) return;
     check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_.get()), "cudaMemcpyAsync",
           " (device copy of ", bytes, " bytes)");
-}
-
-void CudaBackend::upload_2d(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t width,
-                            size_t height) {
-    use_device();
-    if (width == 0 || height == 0) return;
-    if (pinned_range(src, strided_extent(src_pitch, width, height))) {
-        check(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, height, cudaMemcpyHostToDevice,
-                                copy_stream_after_compute()),
-              "cudaMemcpy2DAsync", " (upload of ", height, " rows of ", width, " bytes)");
-        finish_copy_stream();
-        return;
-    }
-    check(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, height, cudaMemcpyHostToDevice, stream_.get()),
-          "cudaMemcpy2DAsync", " (upload of ", height, " rows of ", width, " bytes)");
-    check(cudaStreamSynchronize(stream_.get()), "cudaStreamSynchronize", " (upload on device ", device_, ")");
-}
-
-void CudaBackend::download_2d(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t width,
-                              size_t height) {
-    use_device();
-    if (width == 0 || height == 0) return;
-    if (pinned_range(dst, strided_extent(dst_pitch, width, height))) {
-        check(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, height, cudaMemcpyDeviceToHost,
-                                copy_stream_after_compute()),
-              "cudaMemcpy2DAsync", " (download of ", height, " rows of ", width, " bytes)");
-        finish_copy_stream();
-        return;
-    }
-    check(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, height, cudaMemcpyDeviceToHost, stream_.get()),
-          "cudaMemcpy2DAsync", " (download of ", height, " rows of ", width, " bytes)");
-    check(cudaStreamSynchronize(stream_.get()), "cudaStreamSynchronize", " (download on device ", device_, ")");
 }
 
 void CudaBackend::ensure_convert_buffers() {

@@ -123,6 +123,8 @@ private:
     cudaStream_t copy_stream_after_compute();
     // ...then the compute stream waits for it, and so does the host.
     void finish_copy_stream();
+    void host_transfer(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t width, size_t height,
+                       cudaMemcpyKind kind);
     void ensure_convert_buffers();
 
     int device_;

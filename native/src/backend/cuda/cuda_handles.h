@@ -12,16 +12,16 @@
 
 namespace exg::cuda {
 
-// cudaMalloc'd memory. Releasing it does not wait for queued work: the owner synchronises first.
-class DeviceMemory {
+// Memory released by Kind::release. Releasing device memory does not wait for queued work: the owner
+// synchronises first.
+template <class Kind>
+class Memory {
 public:
-    DeviceMemory() = default;
-    explicit DeviceMemory(size_t bytes) : bytes_(bytes) {
-        check(cudaMalloc(&ptr_, bytes), "cudaMalloc", " of ", bytes, " bytes");
-    }
-    ~DeviceMemory() { reset(); }
-    DeviceMemory(DeviceMemory&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
-    DeviceMemory& operator=(DeviceMemory&& o) noexcept {
+    Memory() = default;
+    explicit Memory(size_t bytes) : bytes_(bytes) { Kind::allocate(&ptr_, bytes); }
+    ~Memory() { reset(); }
+    Memory(Memory&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+    Memory& operator=(Memory&& o) noexcept {
         if (this != &o) {
             reset();
             ptr_ = std::exchange(o.ptr_, nullptr);
@@ -30,7 +30,7 @@ public:
         return *this;
     }
     void reset() noexcept {
-        if (ptr_ != nullptr) (void)cudaFree(ptr_);
+        if (ptr_ != nullptr) Kind::release(ptr_);
         ptr_ = nullptr;
         bytes_ = 0;
     }
@@ -42,35 +42,18 @@ private:
     size_t bytes_ = 0;
 };
 
-// Page-locked host memory (cudaHostAlloc, portable: pinned for every device's context).
-class PinnedMemory {
-public:
-    PinnedMemory() = default;
-    explicit PinnedMemory(size_t bytes) : bytes_(bytes) {
-        check(cudaHostAlloc(&ptr_, bytes, cudaHostAllocPortable), "cudaHostAlloc", " of ", bytes, " bytes");
-    }
-    ~PinnedMemory() { reset(); }
-    PinnedMemory(PinnedMemory&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
-    PinnedMemory& operator=(PinnedMemory&& o) noexcept {
-        if (this != &o) {
-            reset();
-            ptr_ = std::exchange(o.ptr_, nullptr);
-            bytes_ = std::exchange(o.bytes_, 0);
-        }
-        return *this;
-    }
-    void reset() noexcept {
-        if (ptr_ != nullptr) (void)cudaFreeHost(ptr_);
-        ptr_ = nullptr;
-        bytes_ = 0;
-    }
-    void* get() const { return ptr_; }
-    size_t bytes() const { return bytes_; }
-
-private:
-    void* ptr_ = nullptr;
-    size_t bytes_ = 0;
+struct DeviceAllocation {  // cudaMalloc
+    static void allocate(void** p, size_t bytes) { check(cudaMalloc(p, bytes), "cudaMalloc", " of ", bytes, " bytes"); }
+    static void release(void* p) noexcept { (void)cudaFree(p); }
 };
+struct PinnedAllocation {  // page-locked host memory, portable: pinned for every device's context
+    static void allocate(void** p, size_t bytes) {
+        check(cudaHostAlloc(p, bytes, cudaHostAllocPortable), "cudaHostAlloc", " of ", bytes, " bytes");
+    }
+    static void release(void* p) noexcept { (void)cudaFreeHost(p); }
+};
+using DeviceMemory = Memory<DeviceAllocation>;
+using PinnedMemory = Memory<PinnedAllocation>;
 
 // A non-blocking stream: no implicit synchronisation with the legacy default stream, which other
 // libraries in the process may use.
