@@ -25,6 +25,7 @@ TEST(CApi, NullAndBadArgumentsReturnStatuses) {
     bp.kind = 7;
     EXPECT_EQ(exg_backend_create(&bp, &backend), EXG_ERR_INVALID_ARGUMENT);
     bp.kind = EXG_BACKEND_CUDA;
+    bp.dtype = -1;  // the default storage (0 would be f32, which the CUDA backend refuses as an invalid argument)
     if (!exg_backend_available(EXG_BACKEND_CUDA)) {
         EXPECT_EQ(exg_backend_create(&bp, &backend), EXG_ERR_UNSUPPORTED);
         EXPECT_NE(std::string(exg_last_error_message()).find("CUDA"), std::string::npos);

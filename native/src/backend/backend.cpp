@@ -77,8 +77,10 @@ std::unique_ptr<Backend> create_backend(const exg_backend_params& p) {
 #if !defined(_WIN32)
             auto factory = cuda_entry<CudaBackendFactory>(EXG_CUDA_BACKEND_FACTORY);
             char error[512] = {0};
-            Backend* backend = factory(&p, error, sizeof error);
-            if (backend == nullptr) fail(EXG_ERR_UNSUPPORTED, "CUDA backend unavailable: ", error);
+            Backend* backend = nullptr;
+            const exg_status status = factory(&p, &backend, error, sizeof error);
+            if (status != EXG_OK || backend == nullptr)
+                fail(status != EXG_OK ? status : EXG_ERR_INTERNAL, "CUDA backend unavailable: ", error);
             return std::unique_ptr<Backend>(backend);
 #else
             fail(EXG_ERR_UNSUPPORTED, "the CUDA backend is not built for this platform yet");

@@ -10,9 +10,11 @@
 #include <string>
 
 // What libexegpt_cuda.so exports (C linkage, looked up with dlsym). Each catches everything: on failure
-// it returns null / a non-OK status with a message in `error` (capacity bytes, NUL-terminated).
-//   exg::Backend* exg_cuda_backend_factory(const exg_backend_params* params, char* error, size_t capacity)
-//       null with the reason (no device, bad dtype, ...) when no backend can be made.
+// it returns a non-OK status with a message in `error` (capacity bytes, NUL-terminated).
+//   exg_status exg_cuda_backend_factory(const exg_backend_params* params, exg::Backend** out, char* error,
+//       size_t capacity): EXG_ERR_UNSUPPORTED when this machine cannot have one (no device or driver, compute
+//       capability below 8.0), EXG_ERR_INVALID_ARGUMENT for bad params, EXG_ERR_DEVICE / _OUT_OF_MEMORY when
+//       the device fails.
 //   exg_status exg_cuda_nccl_unique_id(uint8_t* id_out /*EXG_NCCL_UNIQUE_ID_BYTES*/, char* error, size_t capacity)
 //   exg_status exg_cuda_nccl_comm_create(exg::Backend* backend, const uint8_t* unique_id, int32_t world_size,
 //       int32_t rank, uint32_t timeout_ms, exg::Communicator** out, char* error, size_t capacity)
@@ -23,7 +25,7 @@
 
 namespace exg {
 
-using CudaBackendFactory = Backend* (*)(const exg_backend_params* params, char* error, size_t capacity);
+using CudaBackendFactory = exg_status (*)(const exg_backend_params* params, Backend** out, char* error, size_t capacity);
 using CudaNcclUniqueId = exg_status (*)(uint8_t* id_out, char* error, size_t capacity);
 using CudaNcclCommCreate = exg_status (*)(Backend* backend, const uint8_t* unique_id, int32_t world_size, int32_t rank,
                                           uint32_t timeout_ms, Communicator** out, char* error, size_t capacity);

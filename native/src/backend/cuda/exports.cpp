@@ -41,16 +41,16 @@ exg_status guarded(char* error, size_t capacity, Body&& body) noexcept {
 
 }  // namespace
 
-EXG_CUDA_EXPORT exg::Backend* exg_cuda_backend_factory(const exg_backend_params* params, char* error,
-                                                       size_t capacity) noexcept {
-    exg::Backend* backend = nullptr;
-    guarded(error, capacity, [&] {
+EXG_CUDA_EXPORT exg_status exg_cuda_backend_factory(const exg_backend_params* params, exg::Backend** out, char* error,
+                                                    size_t capacity) noexcept {
+    return guarded(error, capacity, [&] {
+        exg::require(out != nullptr, EXG_ERR_INVALID_ARGUMENT, "backend factory: the output is null");
+        *out = nullptr;
         exg::require(params != nullptr, EXG_ERR_INVALID_ARGUMENT, "backend params are null");
         exg::require(params->struct_size == sizeof(exg_backend_params), EXG_ERR_INVALID_ARGUMENT,
                      "backend params: struct_size is ", params->struct_size, ", expected ", sizeof(exg_backend_params));
-        backend = new exg::cuda::CudaBackend(*params);
+        *out = new exg::cuda::CudaBackend(*params);
     });
-    return backend;
 }
 
 EXG_CUDA_EXPORT exg_status exg_cuda_nccl_unique_id(uint8_t* id_out, char* error, size_t capacity) noexcept {
