@@ -51,7 +51,8 @@ internal sealed record BackendChoice(exg_backend_kind Kind, exg_dtype? Dtype)
         return new BackendChoice(kind, DtypeNames.All[name]);
     }
 
-    /// <summary>The error for --backend cuda on a machine that cannot run it.</summary>
+    /// <summary>The error for --backend cuda on a machine that cannot run it: the engine's reason as it is (it already
+    /// says what is unavailable, e.g. "CUDA backend unavailable: no CUDA-capable device is detected").</summary>
     internal static string Unavailable(string reason) =>
-        $"--backend cuda: the CUDA backend is unavailable on this machine: {(reason.Length > 0 ? reason : "no reason given")}";
+        $"--backend cuda: {(reason.Length > 0 ? reason : "the CUDA backend is unavailable on this machine")}";
 }

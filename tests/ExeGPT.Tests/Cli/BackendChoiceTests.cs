@@ -52,7 +52,7 @@ public sealed class BackendChoiceTests
             Assert.Ignore("a CUDA backend is available here");
         Assert.That(CudaReason, Is.Not.Empty);
         Assert.That(() => BackendChoice.Parse("cuda", "bf16"), Throws.InstanceOf<SpecException>()
-            .With.Message.EqualTo($"--backend cuda: the CUDA backend is unavailable on this machine: {CudaReason}"));
+            .With.Message.EqualTo($"--backend cuda: {CudaReason}"));
     }
 
     private static IEnumerable<TestCaseData> Commands()
@@ -70,7 +70,7 @@ public sealed class BackendChoiceTests
         CliOutcome outcome = CliRunner.Run([.. command, "--backend", "cuda", "--dtype", "f16"]);
         Assert.That(outcome.ExitCode, Is.EqualTo(2), outcome.Error);
         Assert.That(outcome.Error.TrimEnd('\n').Split('\n'), Has.Length.EqualTo(1), "one line");
-        Assert.That(outcome.Error, Is.EqualTo($"error: --backend cuda: the CUDA backend is unavailable on this machine: {CudaReason}\n"));
+        Assert.That(outcome.Error, Is.EqualTo($"error: --backend cuda: {CudaReason}\n"));
         Assert.That(File.Exists("/tmp/never.json"), Is.False);
     }
 
