@@ -5,7 +5,7 @@
 // enqueued on a stream stays pending until its peers' matching calls arrive (fake_nccl_stream_busy
 // tells the test's fake cudaStreamQuery). A blocking communicator (ncclCommInitRank) waits in init for
 // every rank; a non-blocking one (ncclCommInitRankConfig with blocking = 0; the config layout is that of
-// tests/native/nccl/include/nccl.h) returns ncclInProgress from init, enqueues, and finalize, and
+// tests/native/nccl/include/nccl.h) returns ncclInProgress from init and enqueues, and
 // finishes them in the background, as NCCL 2.14+ does; calling it again before its state left
 // ncclInProgress counts as a misuse. Control and inspection entry points start with fake_nccl_.
 // Built with FAKE_NCCL_INCOMPLETE it lacks ncclSend and ncclRecv, like an NCCL older than 2.7.
@@ -197,21 +197,6 @@ FAKE_EXPORT int ncclCommInitRankConfig(Comm** comm, int nranks, FakeUniqueId id,
         std::unique_lock<std::mutex> guard(state.mu);
         state.cv.wait(guard, [&] { return g->joined >= g->size || c->aborted; });
         if (!c->aborted) c->state = kSuccess;
-    }).detach();
-    return kInProgress;
-}
-
-FAKE_EXPORT int ncclCommFinalize(Comm* c) {
-    State& s = st();
-    std::lock_guard<std::mutex> lock(s.mu);
-    check_idle(s, c);
-    if (!c->nonblocking) return kSuccess;
-    c->state = kInProgress;
-    std::thread([c] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        State& state = st();
-        std::lock_guard<std::mutex> guard(state.mu);
-        c->state = kSuccess;
     }).detach();
     return kInProgress;
 }

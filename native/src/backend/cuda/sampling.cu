@@ -41,7 +41,7 @@
 //     keep exactly top_p * n tokens here, while the CPU's running sum of p_i / total may fall an ulp short
 //     and keep one more (600 equal logits, top_p 0.5: 300 here, 301 on the CPU).
 //   - NaN or +inf logits outside the greedy path are unspecified (the CPU's order is undefined too); -inf
-//     is an ordinary logit of probability 0.
+//     is an ordinary logit of probability 0 (a row of only -inf gives the CPU's token: the last it walks).
 // Cost: probabilities are computed in double, as the CPU does (full rate on H100/A100; on GPUs with slow
 // FP64 the exp dominates). The plain path reads the row twice plus one segment; the ranked path reads it
 // once for the max, three times per descent (top-k when k < vocab, top-p when top_p < 1, the draw), and
@@ -201,7 +201,11 @@ __global__ void __launch_bounds__(kThreads) sample_plain_kernel(const SampleArgs
         total += s_d[w];
     }
     const double offset = before + excl;
-    const double rest = s_u * total - offset;  // target, relative to this segment's start
+    // Target, relative to this segment's start. Rounding of the scan can put it a few ulps below 0 just
+    // past a segment boundary; clamped, a weight-0 token (a -inf logit) can never be the one picked. (Not
+    // fmax: a NaN total must stay NaN and reach the CPU's fallback below.)
+    double rest = s_u * total - offset;
+    if (rest < 0.0) rest = 0.0;
 
     // The first segment whose cumulative end passes the target holds the token.
     const int first = block_reduce(begin < end && rest < sum ? static_cast<int>(threadIdx.x) : kThreads, MinI{}, s_i);
@@ -424,6 +428,17 @@ __global__ void __launch_bounds__(kThreads) sample_ranked_kernel(const SampleArg
     ms.max_logit = key_value(max_key);
     ms.temperature = a.temperature;
     ms.one = static_cast<double>(1ull << (63 - bit_length));  // vocab * 2^F < 2^63
+    // Every logit -inf: the CPU's weights are all NaN (-inf - -inf), so it cuts nothing and its walk ends
+    // on the last of its k candidates, the first k indices (all tied). It still draws.
+    if (ms.max_logit == -INFINITY) {
+        if (threadIdx.x == 0) {
+            uint64_t state = a.rng_states[blockIdx.x];
+            (void)rng_uniform_device(state);
+            a.rng_states[blockIdx.x] = state;
+            a.tokens[blockIdx.x] = a.top_k - 1;
+        }
+        return;  // uniform: every thread holds the same max_key
+    }
 
     // Top-k: the k-th largest key; the set takes every larger key and the lowest-index ties of it.
     Members top_k{0, 0, true};

@@ -72,7 +72,6 @@ using NcclRecvFn = ncclResult_t (*)(void* recvbuff, size_t count, ncclDataType_t
 // Optional: NCCL 2.13+ (last error text), 2.14+ (finalize; the config-taking init is typed in the loader
 // only where ncclConfig_t is known, i.e. with the real header).
 using NcclGetLastErrorFn = const char* (*)(ncclComm_t comm);
-using NcclCommFinalizeFn = ncclResult_t (*)(ncclComm_t comm);
 
 #if defined(EXG_HAVE_NCCL_H)
 // The real prototypes must have exactly these types (a wrong one would corrupt the call through dlsym).
@@ -93,8 +92,7 @@ static_assert(std::is_same_v<NcclGetVersionFn, decltype(&::ncclGetVersion)> &&
 using NcclCommInitRankConfigFn = ncclResult_t (*)(ncclComm_t* comm, int nranks, ncclUniqueId id, int rank,
                                                   ncclConfig_t* config);
 static_assert(std::is_same_v<NcclCommInitRankConfigFn, decltype(&::ncclCommInitRankConfig)> &&
-                  std::is_same_v<NcclGetLastErrorFn, decltype(&::ncclGetLastError)> &&
-                  std::is_same_v<NcclCommFinalizeFn, decltype(&::ncclCommFinalize)>,
+                  std::is_same_v<NcclGetLastErrorFn, decltype(&::ncclGetLastError)>,
               "NCCL 2.14 prototypes");
 #endif
 #endif

@@ -150,19 +150,11 @@ public:
             }
             const Clock::time_point deadline = Clock::now() + timeout_;
             if (nonblocking_) {
-                // Finalize flushes the communicator's work and reports completion through its state, so the
-                // wait is bounded; only then is ncclCommDestroy sure not to block.
+                // Abort, not finalize + destroy: finalize may wait for the other ranks to finalize too, while a
+                // group's communicators are usually released one after another by one thread. Nothing is in
+                // flight (every collective waited for its own completion), so abort only frees resources.
                 std::lock_guard<std::mutex> lock(s_->mu);
-                ncclResult_t state = s_->nccl.comm_finalize(comm);
-                for (const Clock::time_point start = Clock::now(); state == ncclInProgress && Clock::now() < deadline;) {
-                    pause(Clock::now() - start);
-                    const ncclResult_t r = s_->nccl.comm_get_async_error(comm, &state);
-                    if (r != ncclSuccess) state = r;
-                }
-                if (state == ncclSuccess)
-                    s_->nccl.comm_destroy(comm);
-                else
-                    s_->nccl.comm_abort(comm);
+                s_->nccl.comm_abort(comm);
                 s_->comm = nullptr;
             } else {
                 call_on_helper("destroy", deadline, [nccl = &s_->nccl](ncclComm_t* c) {

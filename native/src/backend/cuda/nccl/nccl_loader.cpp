@@ -42,7 +42,6 @@ NcclLibrary bind(void* handle, const std::string& path) {
     resolve(handle, "ncclSend", lib.send, &missing);
     resolve(handle, "ncclRecv", lib.recv, &missing);
     resolve(handle, "ncclGetLastError", lib.get_last_error, nullptr);
-    resolve(handle, "ncclCommFinalize", lib.comm_finalize, nullptr);
 #if defined(EXG_NCCL_NONBLOCKING)
     resolve(handle, "ncclCommInitRankConfig", lib.comm_init_rank_config, nullptr);
 #endif
@@ -63,7 +62,7 @@ NcclLibrary bind(void* handle, const std::string& path) {
 
 bool NcclLibrary::nonblocking() const {
 #if defined(EXG_NCCL_NONBLOCKING)
-    return version >= NCCL_VERSION(2, 14, 0) && comm_init_rank_config != nullptr && comm_finalize != nullptr;
+    return version >= NCCL_VERSION(2, 14, 0) && comm_init_rank_config != nullptr;
 #else
     return false;
 #endif

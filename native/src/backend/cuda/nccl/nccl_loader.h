@@ -29,7 +29,6 @@ struct NcclLibrary {
     NcclRecvFn recv = nullptr;
     // Null when the library predates them.
     NcclGetLastErrorFn get_last_error = nullptr;
-    NcclCommFinalizeFn comm_finalize = nullptr;
 #if defined(EXG_NCCL_NONBLOCKING)
     NcclCommInitRankConfigFn comm_init_rank_config = nullptr;
 #endif
