@@ -299,7 +299,9 @@ def merge(state, results_dir, revision, started, command):
 
     steps = read_steps(state, started)
     doc_steps = dict(doc.get("steps", {}))
-    doc_steps.update(steps)
+    # A step this call left out for time keeps the result an earlier call recorded.
+    doc_steps.update({name: step for name, step in steps.items()
+                      if step["status"] != "not run" or name not in doc_steps})
     doc_results = dict(doc.get("results", {}))
     doc_results.update(read_results(state))
     runs = [r for r in doc.get("runs", []) if r.get("started") != started]

@@ -192,13 +192,18 @@ def build_model(torch, args):
     torch.manual_seed(13)
     # Parameters are created in the storage dtype directly on the GPU: an f32 copy of 13B parameters first
     # would need 52 GB more.
+    dtype = storage_dtype(torch, args.dtype)
     previous = torch.get_default_dtype()
-    torch.set_default_dtype(storage_dtype(torch, args.dtype))
+    torch.set_default_dtype(dtype)
     try:
         with torch.device("cuda"):
             model = OPTForCausalLM(config)
     finally:
         torch.set_default_dtype(previous)
+    # Should a transformers version pick the dtype from the config instead (v5 names it config.dtype), convert
+    # tensor by tensor: a no-op when construction already used the default dtype.
+    if any(p.dtype != dtype for p in model.parameters()):
+        model.to(dtype)
     return config, model.eval()
 
 
@@ -229,6 +234,7 @@ def bench_e2e(torch, args):
                         "hidden": config.hidden_size, "heads": config.num_attention_heads, "ffn": config.ffn_dim,
                         "vocab": config.vocab_size,
                         "parameter_bytes": sum(p.numel() * p.element_size() for p in model.parameters()),
+                        "dtype": str(next(model.parameters()).dtype),
                         "attention": getattr(model.config, "_attn_implementation", None),
                         "build_s": time.perf_counter() - t0},
               "transformers": transformers.__version__, "prompt_len": args.prompt_len,

@@ -182,6 +182,12 @@ class MergeTest(unittest.TestCase):
         _, doc = self.run_merge([("peers-kernels", "failed", "1", "90", "")], {}, "2026-11-22T11:00:00Z")
         self.assertEqual(len(doc["runs"]), 2)
         self.assertEqual(doc["steps"]["peers-kernels"]["status"], "failed")
+        # A later call that had no time for a step keeps the earlier call's record of it; a step never run
+        # before is recorded as not run.
+        _, doc = self.run_merge([("exegpt-kernels", "not run", "", "0", "time budget"),
+                                 ("exegpt-e2e", "not run", "", "0", "time budget")], {}, "2026-11-22T12:00:00Z")
+        self.assertEqual(doc["steps"]["exegpt-kernels"]["status"], "passed")
+        self.assertEqual(doc["steps"]["exegpt-e2e"]["status"], "not run")
 
 
 if __name__ == "__main__":
