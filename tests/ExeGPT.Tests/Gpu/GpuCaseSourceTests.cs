@@ -26,12 +26,4 @@ public sealed class GpuCaseSourceTests
             Assert.That(spec.HeadDim, Is.AnyOf(64, 80, 96, 128), $"{spec}");
         }
     }
-
-    [TestCase(exg_dtype.EXG_DTYPE_BF16, 3e-2)]
-    [TestCase(exg_dtype.EXG_DTYPE_F16, 5e-3)]
-    public void Tolerances_follow_the_storage_precision(exg_dtype dtype, double tolerance)
-    {
-        Assert.That(Cuda.Tolerance(dtype), Is.EqualTo(tolerance));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Cuda.Tolerance(exg_dtype.EXG_DTYPE_F32));
-    }
 }

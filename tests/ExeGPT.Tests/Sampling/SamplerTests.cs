@@ -1,3 +1,4 @@
+using ExeGPT.Tests.Gpu;
 using ExeGPT.Tests.Support;
 
 namespace ExeGPT.Tests.Sampling;
@@ -20,7 +21,7 @@ public sealed class SamplerTests
         var tokens = Sample(logits, rows, vocab, Greedy, seed: 0);
         for (int r = 0; r < rows; r++)
         {
-            Assert.That(tokens[r], Is.EqualTo(Argmax(logits.AsSpan(r * vocab, vocab))), $"row {r}");
+            Assert.That(tokens[r], Is.EqualTo(GreedyAssert.Argmax(logits.AsSpan(r * vocab, vocab))), $"row {r}");
         }
     }
 
@@ -122,7 +123,7 @@ public sealed class SamplerTests
         for (int r = 0; r < rows; r++)
         {
             // A clear winner per row: at T = 1e-4 a margin of 0.5 leaves the runner-up e^-5000.
-            logits[r * vocab + Argmax(logits.AsSpan(r * vocab, vocab))] += 0.5f;
+            logits[r * vocab + GreedyAssert.Argmax(logits.AsSpan(r * vocab, vocab))] += 0.5f;
         }
 
         Assert.That(Sample(logits, rows, vocab, new SamplingOptions(false, Temperature: 1e-4f), seed: 9),
@@ -180,20 +181,6 @@ public sealed class SamplerTests
         var e = x.Select(v => Math.Exp(v - max)).ToArray();
         double sum = e.Sum();
         return e.Select(v => v / sum).ToArray();
-    }
-
-    private static int Argmax(ReadOnlySpan<float> row)
-    {
-        int best = 0;
-        for (int i = 1; i < row.Length; i++)
-        {
-            if (row[i] > row[best])
-            {
-                best = i;
-            }
-        }
-
-        return best;
     }
 
     private static float[] RandomLogits(int rows, int vocab, int seed)
