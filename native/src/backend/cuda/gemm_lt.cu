@@ -1,4 +1,4 @@
-// cuBLASLt GEMMs with fused epilogues, and the bias_activation kernel for what the epilogues cannot do.
+// cuBLASLt GEMMs with fused epilogues; what the epilogues cannot do runs bias_activation (bias_activation.cu).
 // The layout mapping, shape checks, epilogue choice and cache key are in gemm_layout.h (tested on the CPU).
 //
 // Thread-safety: one LtGemm per backend, used by one thread at a time (the backend's rank thread). run()
@@ -6,11 +6,9 @@
 // concurrently; cuBLASLt's handle itself is shared by nothing else.
 #include "backend/cuda/gemm_lt.h"
 
+#include "backend/cuda/cuda_check.h"
 #include "backend/cuda/gemm_layout.h"
 #include "core/error.h"
-
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -19,87 +17,7 @@
 
 namespace exg::cuda {
 
-// ---------------------------------------------------------------------------------------------------------
-// bias_activation: x[r, c] = act(x[r, c] + bias[c]) in place.
-// ---------------------------------------------------------------------------------------------------------
 namespace {
-
-__device__ __forceinline__ float to_f32(float v) { return v; }
-__device__ __forceinline__ float to_f32(__half v) { return __half2float(v); }
-__device__ __forceinline__ float to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <class T>
-__device__ __forceinline__ T from_f32(float v);
-template <>
-__device__ __forceinline__ float from_f32<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ __half from_f32<__half>(float v) { return __float2half_rn(v); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
-
-// The CPU backend's formulas (cpu_backend.cpp), in F32.
-__device__ __forceinline__ float activate(float x, int32_t activation) {
-    switch (activation) {
-        case EXG_ACT_RELU: return x > 0.0f ? x : 0.0f;
-        case EXG_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-        case EXG_ACT_GELU_TANH: {
-            const float inner = 0.7978845608028654f * (x + 0.044715f * x * x * x);
-            return 0.5f * x * (1.0f + tanhf(inner));
-        }
-        case EXG_ACT_SILU: return x / (1.0f + expf(-x));
-        default: return x;
-    }
-}
-
-// kVec consecutive elements moved as one access: 16 bytes when kVec * sizeof(T) == 16.
-template <class T, int kVec>
-struct alignas(sizeof(T) * kVec) Pack {
-    T v[kVec];
-};
-
-// Grid: x covers the columns in packs of kVec (one pack per thread, its bias slice held in registers);
-// y strides over the rows. The host guarantees, for kVec > 1, that x and every row start (ld * sizeof(TX))
-// are aligned to the pack and that cols is a multiple of kVec.
-template <class TX, class TB, int kVec>
-__global__ void bias_activation_kernel(TX* __restrict__ x, int64_t rows, int64_t packs, int64_t ld,
-                                       const TB* __restrict__ bias, int32_t activation) {
-    const int64_t pack = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (pack >= packs) return;
-    const int64_t col = pack * kVec;
-    float b[kVec];
-#pragma unroll
-    for (int j = 0; j < kVec; ++j) b[j] = bias != nullptr ? to_f32(bias[col + j]) : 0.0f;
-    for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-        auto* p = reinterpret_cast<Pack<TX, kVec>*>(x + r * ld + col);
-        Pack<TX, kVec> v = *p;
-#pragma unroll
-        for (int j = 0; j < kVec; ++j) v.v[j] = from_f32<TX>(activate(to_f32(v.v[j]) + b[j], activation));
-        *p = v;
-    }
-}
-
-void check_launch(const char* what) {
-    const cudaError_t err = cudaGetLastError();
-    if (err != cudaSuccess) fail(EXG_ERR_DEVICE, what, " launch failed: ", cudaGetErrorString(err));
-}
-
-template <class TX, class TB>
-void launch_bias_activation(TX* x, int64_t rows, int64_t cols, int64_t ld, const TB* bias, int32_t activation,
-                            cudaStream_t stream) {
-    constexpr int kVec = 16 / sizeof(TX);
-    const bool vectorised = reinterpret_cast<uintptr_t>(x) % 16 == 0 && (ld * sizeof(TX)) % 16 == 0 &&
-                            cols % kVec == 0;
-    const int64_t packs = vectorised ? cols / kVec : cols;
-    const int threads = static_cast<int>(std::min<int64_t>(256, (packs + 31) / 32 * 32));
-    const dim3 grid(static_cast<unsigned>((packs + threads - 1) / threads),
-                    static_cast<unsigned>(std::min<int64_t>(rows, 65535)));
-    if (vectorised) {
-        bias_activation_kernel<TX, TB, kVec><<<grid, threads, 0, stream>>>(x, rows, packs, ld, bias, activation);
-    } else {
-        bias_activation_kernel<TX, TB, 1><<<grid, threads, 0, stream>>>(x, rows, packs, ld, bias, activation);
-    }
-    check_launch("bias_activation");
-}
 
 void check_dtype(DType dtype, const char* what) {
     require(dtype == DType::F16 || dtype == DType::BF16, EXG_ERR_INVALID_ARGUMENT, what, ": dtype ",
@@ -107,24 +25,6 @@ void check_dtype(DType dtype, const char* what) {
 }
 
 }  // namespace
-
-void bias_activation(DType dtype, void* x, int64_t rows, int64_t cols, int64_t ld, const void* bias,
-                     int32_t activation, cudaStream_t stream) {
-    check_dtype(dtype, "bias_activation");
-    require(valid_activation(activation), EXG_ERR_INVALID_ARGUMENT, "bias_activation: unknown activation ",
-            activation);
-    require(rows >= 0 && cols > 0 && ld >= cols, EXG_ERR_INVALID_ARGUMENT, "bias_activation: rows=", rows,
-            " cols=", cols, " ld=", ld, " (need rows >= 0, cols > 0, ld >= cols)");
-    if (rows == 0 || (bias == nullptr && activation < 0)) return;
-    require(x != nullptr, EXG_ERR_INVALID_ARGUMENT, "bias_activation: x is null");
-    if (dtype == DType::F16) {
-        launch_bias_activation(static_cast<__half*>(x), rows, cols, ld, static_cast<const __half*>(bias), activation,
-                               stream);
-    } else {
-        launch_bias_activation(static_cast<__nv_bfloat16*>(x), rows, cols, ld, static_cast<const __nv_bfloat16*>(bias),
-                               activation, stream);
-    }
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // LtGemm
@@ -145,9 +45,6 @@ void check_lt(cublasStatus_t status, const char* call, const GemmLaunch& p) {
     if (status != CUBLAS_STATUS_SUCCESS) fail_lt(status, call, p);
 }
 
-void check_cuda(cudaError_t err, const char* call) {
-    if (err != cudaSuccess) fail(EXG_ERR_DEVICE, call, " failed: ", cudaGetErrorString(err));
-}
 
 cudaDataType_t cuda_type(DType dtype) { return dtype == DType::F16 ? CUDA_R_16F : CUDA_R_16BF; }
 
@@ -309,26 +206,26 @@ struct LtGemm::Impl {
     size_t fastest(const Plan& plan, const std::vector<cublasLtMatmulHeuristicResult_t>& found, const GemmLaunch& p,
                    cudaStream_t stream) const {
         cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-        check_cuda(cudaStreamIsCapturing(stream, &capture), "cudaStreamIsCapturing");
+        check(cudaStreamIsCapturing(stream, &capture), "cudaStreamIsCapturing");
         if (found.size() < 2 || capture != cudaStreamCaptureStatusNone) return 0;
         EventPair events;
-        check_cuda(cudaEventCreate(&events.start), "cudaEventCreate");
-        check_cuda(cudaEventCreate(&events.stop), "cudaEventCreate");
+        check(cudaEventCreate(&events.start), "cudaEventCreate");
+        check(cudaEventCreate(&events.stop), "cudaEventCreate");
         size_t best = 0;
         float best_ms = 0.0f;
         bool timed_any = false;
         for (size_t i = 0; i < found.size(); ++i) {
             if (matmul(plan, found[i].algo, p, stream) != CUBLAS_STATUS_SUCCESS) continue;
-            check_cuda(cudaEventRecord(events.start, stream), "cudaEventRecord");
+            check(cudaEventRecord(events.start, stream), "cudaEventRecord");
             bool ok = true;
             for (int r = 0; r < kAutotuneReps && ok; ++r) {
                 ok = matmul(plan, found[i].algo, p, stream) == CUBLAS_STATUS_SUCCESS;
             }
-            check_cuda(cudaEventRecord(events.stop, stream), "cudaEventRecord");
-            check_cuda(cudaEventSynchronize(events.stop), "cudaEventSynchronize");
+            check(cudaEventRecord(events.stop, stream), "cudaEventRecord");
+            check(cudaEventSynchronize(events.stop), "cudaEventSynchronize");
             if (!ok) continue;
             float ms = 0.0f;
-            check_cuda(cudaEventElapsedTime(&ms, events.start, events.stop), "cudaEventElapsedTime");
+            check(cudaEventElapsedTime(&ms, events.start, events.stop), "cudaEventElapsedTime");
             if (!timed_any || ms < best_ms) {
                 best = i;
                 best_ms = ms;
@@ -411,16 +308,8 @@ void LtGemm::run(const GemmLaunch& p, cudaStream_t stream) {
     const EpiloguePlan& e = plan.epilogue;
     if (!e.post_bias && e.post_activation < 0) return;
     const void* bias = e.post_bias ? p.bias : nullptr;
-    if (!p.out_f32) {
-        bias_activation(p.dtype, p.out, p.m, p.n, p.ldo, bias, e.post_activation, stream);
-    } else if (p.dtype == DType::F16) {
-        // F32 logits; the bias stays in the storage dtype.
-        launch_bias_activation(static_cast<float*>(p.out), p.m, p.n, p.ldo, static_cast<const __half*>(bias),
-                               e.post_activation, stream);
-    } else {
-        launch_bias_activation(static_cast<float*>(p.out), p.m, p.n, p.ldo, static_cast<const __nv_bfloat16*>(bias),
-                               e.post_activation, stream);
-    }
+    if (p.out_f32) bias_activation_f32(p.dtype, static_cast<float*>(p.out), p.m, p.n, p.ldo, bias, e.post_activation, stream);
+    else bias_activation(p.dtype, p.out, p.m, p.n, p.ldo, bias, e.post_activation, stream);
 }
 
 }  // namespace exg::cuda

@@ -60,11 +60,14 @@ void decode_attention(const AttentionLaunch& p, cudaStream_t stream);
 size_t attention_workspace_bytes(int32_t num_seqs, int32_t num_heads, int32_t head_dim, int32_t max_total,
                                  int32_t sm_count);
 
-// --- GEMM epilogue fallback (gemm_lt.cu) ---------------------------------------------------------------
+// --- GEMM epilogue fallback (bias_activation.cu) ---------------------------------------------------------------
 // x[rows x cols] (leading dimension ld) = act(x + bias[cols]) in place; bias may be null; activation is
 // exg_activation (the exact-erf GELU and SiLU cuBLASLt cannot fuse).
 void bias_activation(DType dtype, void* x, int64_t rows, int64_t cols, int64_t ld, const void* bias,
                      int32_t activation, cudaStream_t stream);
+// The same on an F32 x (the LM head's logits) with a bias in the storage dtype bias_dtype.
+void bias_activation_f32(DType bias_dtype, float* x, int64_t rows, int64_t cols, int64_t ld, const void* bias,
+                         int32_t activation, cudaStream_t stream);
 
 // --- sampling (sampling.cu) ------------------------------------------------------------------------------
 // One token per row of F32 logits, with the CPU sampler's rule (sampling/sampler.cpp): greedy = the
