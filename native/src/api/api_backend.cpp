@@ -36,22 +36,11 @@ EXG_API uint8_t exg_backend_available(int32_t kind) {
 }
 
 EXG_API const char* exg_backend_unavailable_reason(int32_t kind) {
-    // Static lifetime per kind: the reason cannot change within a process (the library and the devices
-    // are probed once), so the first answer is kept.
-    static std::mutex mu;
-    static std::string reasons[2];
-    static bool known[2] = {false, false};
-    if (kind != EXG_BACKEND_CPU && kind != EXG_BACKEND_CUDA) return "unknown backend kind";
-    std::lock_guard<std::mutex> lock(mu);
-    if (!known[kind]) {
-        try {
-            reasons[kind] = backend_unavailable_reason(kind);
-        } catch (...) {
-            reasons[kind] = "the backend could not be probed";
-        }
-        known[kind] = true;
+    try {
+        return backend_unavailable_reason(kind).c_str();  // static lifetime: probed once per process
+    } catch (...) {
+        return "the backend could not be probed";
     }
-    return reasons[kind].c_str();
 }
 
 EXG_API int32_t exg_backend_dtype(const exg_backend* backend) {

@@ -91,16 +91,24 @@ std::unique_ptr<Backend> create_backend(const exg_backend_params& p) {
     }
 }
 
-std::string backend_unavailable_reason(int32_t kind) {
-    if (kind == EXG_BACKEND_CPU) return {};
-    if (kind != EXG_BACKEND_CUDA) return "unknown backend kind " + std::to_string(kind);
-    try {
-        exg_backend_params p{sizeof(exg_backend_params), EXG_BACKEND_CUDA, 0, 0, -1};
-        create_backend(p);
-        return {};
-    } catch (const Error& e) {
-        return e.what();
-    }
+const std::string& backend_unavailable_reason(int32_t kind) {
+    static const std::string none, unknown = "unknown backend kind";
+    if (kind == EXG_BACKEND_CPU) return none;
+    if (kind != EXG_BACKEND_CUDA) return unknown;
+    // Probed once per process: creating a CUDA backend costs streams, a cuBLASLt handle and its workspace,
+    // and neither the library nor the devices come or go while the process runs.
+    static const std::string cuda = [] {
+        try {
+            exg_backend_params p{sizeof(exg_backend_params), EXG_BACKEND_CUDA, 0, 0, -1};
+            create_backend(p);
+            return std::string();
+        } catch (const Error& e) {
+            return std::string(e.what());
+        } catch (...) {
+            return std::string("the CUDA backend could not be probed");
+        }
+    }();
+    return cuda;
 }
 
 bool backend_available(int32_t kind) { return backend_unavailable_reason(kind).empty(); }

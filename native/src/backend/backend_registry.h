@@ -32,8 +32,8 @@ using CudaNcclCommCreate = exg_status (*)(Backend* backend, const uint8_t* uniqu
 
 std::unique_ptr<Backend> create_backend(const exg_backend_params& params);
 bool backend_available(int32_t kind);
-// Why backend_available(kind) is false ("" when it is available).
-std::string backend_unavailable_reason(int32_t kind);
+// Why backend_available(kind) is false ("" when it is available); probed once per process.
+const std::string& backend_unavailable_reason(int32_t kind);
 
 // The NCCL entry points of the CUDA library (EXG_ERR_UNSUPPORTED naming why when it cannot be loaded).
 std::unique_ptr<Communicator> create_nccl_comm(Backend& backend, const uint8_t* unique_id, int32_t world_size,
