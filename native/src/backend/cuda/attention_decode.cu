@@ -275,8 +275,7 @@ size_t attention_workspace_bytes(int32_t num_seqs, int32_t num_heads, int32_t he
 void decode_attention(const AttentionLaunch& p, cudaStream_t stream) {
     require(p.head_dim == 64 || p.head_dim == 80 || p.head_dim == 96 || p.head_dim == 128, EXG_ERR_UNSUPPORTED,
             "decode attention: head dim ", p.head_dim, " is not supported (64, 80, 96 or 128)");
-    require(p.dtype == DType::F16 || p.dtype == DType::BF16, EXG_ERR_INVALID_ARGUMENT, "decode attention: dtype ",
-            static_cast<int>(p.dtype), " is not f16 or bf16");
+    check_storage_dtype(p.dtype, "decode attention");
     require(p.num_seqs >= 0 && p.num_heads > 0, EXG_ERR_INVALID_ARGUMENT, "decode attention: ", p.num_seqs,
             " sequences of ", p.num_heads, " heads");
     if (p.num_seqs == 0) return;

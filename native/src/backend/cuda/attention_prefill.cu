@@ -372,8 +372,7 @@ __global__ void __launch_bounds__(kAppendThreads) append_kv_kernel(const Attenti
 // --- host side ----------------------------------------------------------------------------------------------
 // What both kernels assume: a supported shape and 16-byte vector access to qkv, out and the caches.
 void validate(const AttentionLaunch& p, const char* op) {
-    require(p.dtype == DType::F16 || p.dtype == DType::BF16, EXG_ERR_UNSUPPORTED, op, ": storage dtype ",
-            static_cast<int>(p.dtype), " is neither f16 (1) nor bf16 (2)");
+    check_storage_dtype(p.dtype, op);
     require(supported_head_dim(p.head_dim), EXG_ERR_UNSUPPORTED, op, ": head dim ", p.head_dim,
             " is not supported by the CUDA attention kernels (64, 80, 96 or 128)");
     require(p.num_seqs >= 0, EXG_ERR_INVALID_ARGUMENT, op, ": negative sequence count ", p.num_seqs);

@@ -92,8 +92,7 @@ void launch_f32(float* x, int64_t rows, int64_t cols, int64_t ld, const void* bi
 // True when there is work; the errors name the bad argument.
 bool check_args(DType dtype, const void* x, int64_t rows, int64_t cols, int64_t ld, const void* bias,
                 int32_t activation) {
-    require(dtype == DType::F16 || dtype == DType::BF16, EXG_ERR_INVALID_ARGUMENT, "bias_activation: dtype ",
-            static_cast<int32_t>(dtype), " is neither f16 (1) nor bf16 (2)");
+    check_storage_dtype(dtype, "bias_activation");
     require(activation >= -1 && activation <= EXG_ACT_SILU, EXG_ERR_INVALID_ARGUMENT,
             "bias_activation: unknown activation ", activation);
     require(rows >= 0 && cols > 0 && ld >= cols, EXG_ERR_INVALID_ARGUMENT, "bias_activation: rows=", rows, " cols=",

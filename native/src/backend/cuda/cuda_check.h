@@ -5,6 +5,7 @@
 //   my_kernel<<<grid, block, 0, stream>>>(...); check_launch("my_kernel");
 #pragma once
 
+#include "backend/cuda/kernels.h"
 #include "core/error.h"
 
 #include <cuda_runtime.h>
@@ -32,5 +33,11 @@ inline void check(cudaError_t e, const char* call, const Context&... context) {
 // After a launch: a bad configuration (grid, block, shared memory, no kernel image for this device) is
 // reported here; faults during the kernel's execution surface at the next synchronising call.
 inline void check_launch(const char* kernel) { check(cudaGetLastError(), "launching ", kernel); }
+
+// The kernels store F16 or BF16; any other DType value is the caller's bug.
+inline void check_storage_dtype(DType dtype, const char* op) {
+    require(dtype == DType::F16 || dtype == DType::BF16, EXG_ERR_INVALID_ARGUMENT, op, ": dtype ",
+            static_cast<int32_t>(dtype), " is neither f16 (1) nor bf16 (2)");
+}
 
 }  // namespace exg::cuda

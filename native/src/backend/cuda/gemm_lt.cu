@@ -17,15 +17,6 @@
 
 namespace exg::cuda {
 
-namespace {
-
-void check_dtype(DType dtype, const char* what) {
-    require(dtype == DType::F16 || dtype == DType::BF16, EXG_ERR_INVALID_ARGUMENT, what, ": dtype ",
-            static_cast<int32_t>(dtype), " is neither f16 (1) nor bf16 (2)");
-}
-
-}  // namespace
-
 // ---------------------------------------------------------------------------------------------------------
 // LtGemm
 // ---------------------------------------------------------------------------------------------------------
@@ -284,7 +275,7 @@ LtGemm::LtGemm(void* workspace, size_t workspace_bytes) : impl_(std::make_unique
 LtGemm::~LtGemm() = default;
 
 void LtGemm::run(const GemmLaunch& p, cudaStream_t stream) {
-    check_dtype(p.dtype, "GEMM");
+    check_storage_dtype(p.dtype, "GEMM");
     require(valid_activation(p.activation), EXG_ERR_INVALID_ARGUMENT, "GEMM: unknown activation ", p.activation);
     check_gemm_shape(p.m, p.n, p.k, p.lda, p.ldw, p.ldo);
     if (p.m == 0) return;
