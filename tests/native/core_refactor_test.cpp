@@ -3,6 +3,7 @@
 // exg_model_prefill/decode return (greedy = first maximum, sampling = exg_sample on the same states),
 // its refusals after failed steps, and the KV cache's element-size arithmetic and dtype check on a
 // backend that stores 2-byte values.
+#include "api_fixture.h"
 #include "backend/backend.h"
 #include "backend/cpu/cpu_backend.h"
 #include "comm/communicator.h"
@@ -169,25 +170,11 @@ TEST(HostSendRecv, APeerOutsideTheGroupOrItselfIsAnArgumentError) {
 // exg_model_sample
 // ---------------------------------------------------------------------------------------------------
 
-exg_backend* cpu_backend() {
-    static exg_backend* backend = [] {
-        exg_backend_params bp{sizeof(exg_backend_params), EXG_BACKEND_CPU, 0, 1, -1};
-        exg_backend* b = nullptr;
-        EXPECT_EQ(exg_backend_create(&bp, &b), EXG_OK);
-        return b;
-    }();
-    return backend;
-}
+using exg_test::shared_cpu_backend;
 
-struct Shard {
-    exg_model* model = nullptr;
-    exg_kv_cache* cache = nullptr;
+struct Shard : exg_test::ApiModel {
     std::vector<int32_t> slots;
     int32_t vocab = 0;
-    ~Shard() {
-        exg_kv_cache_free(cache);
-        exg_model_free(model);
-    }
 };
 
 std::unique_ptr<Shard> make_shard(const char* preset, int32_t layer_end = -1) {
@@ -200,7 +187,7 @@ std::unique_ptr<Shard> make_shard(const char* preset, int32_t layer_end = -1) {
     mp.tp_size = 1;
     auto s = std::make_unique<Shard>();
     s->vocab = mp.config.vocab_size;
-    EXPECT_EQ(exg_model_create(cpu_backend(), &mp, &s->model), EXG_OK) << exg_last_error_message();
+    EXPECT_EQ(exg_model_create(shared_cpu_backend(), &mp, &s->model), EXG_OK) << exg_last_error_message();
     exg_kv_cache_params kp{sizeof(exg_kv_cache_params), 4, 32};
     EXPECT_EQ(exg_kv_cache_create(s->model, &kp, &s->cache), EXG_OK) << exg_last_error_message();
     for (int i = 0; i < 3; ++i) {
@@ -344,13 +331,13 @@ TEST(ModelSampleRefusals, NothingToSampleBeforeAStepAfterAFailedStepOrOffTheLast
 // ---------------------------------------------------------------------------------------------------
 
 TEST(BackendAbi, DtypeDeviceInfoAndAvailability) {
-    EXPECT_EQ(exg_backend_dtype(cpu_backend()), EXG_DTYPE_F32);
+    EXPECT_EQ(exg_backend_dtype(shared_cpu_backend()), EXG_DTYPE_F32);
     EXPECT_EQ(exg_backend_dtype(nullptr), -1);
     exg_device_info info{};
-    EXPECT_EQ(exg_backend_device_info(cpu_backend(), &info), EXG_ERR_INVALID_ARGUMENT);  // struct_size 0
+    EXPECT_EQ(exg_backend_device_info(shared_cpu_backend(), &info), EXG_ERR_INVALID_ARGUMENT);  // struct_size 0
     EXPECT_EQ(exg_backend_device_info(nullptr, &info), EXG_ERR_INVALID_ARGUMENT);
     info.struct_size = sizeof info;
-    ASSERT_EQ(exg_backend_device_info(cpu_backend(), &info), EXG_OK) << exg_last_error_message();
+    ASSERT_EQ(exg_backend_device_info(shared_cpu_backend(), &info), EXG_OK) << exg_last_error_message();
     EXPECT_EQ(info.struct_size, sizeof info);
     EXPECT_GT(std::strlen(info.name), 0u);
     EXPECT_LT(std::strlen(info.name), sizeof info.name);
@@ -372,11 +359,11 @@ TEST(BackendAbi, DtypeDeviceInfoAndAvailability) {
     uint8_t id[EXG_NCCL_UNIQUE_ID_BYTES] = {};
     int sentinel = 0;
     exg_comm* comm = reinterpret_cast<exg_comm*>(&sentinel);  // must be overwritten with null
-    EXPECT_EQ(exg_comm_create_nccl(cpu_backend(), id, 1, 0, 1000, &comm), EXG_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(exg_comm_create_nccl(shared_cpu_backend(), id, 1, 0, 1000, &comm), EXG_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(comm, nullptr);
     EXPECT_TRUE(contains(exg_last_error_message(), "CUDA backend")) << exg_last_error_message();
-    EXPECT_EQ(exg_comm_create_nccl(cpu_backend(), id, 2, 2, 1000, &comm), EXG_ERR_INVALID_ARGUMENT);
-    EXPECT_EQ(exg_comm_create_nccl(cpu_backend(), nullptr, 1, 0, 1000, &comm), EXG_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(exg_comm_create_nccl(shared_cpu_backend(), id, 2, 2, 1000, &comm), EXG_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(exg_comm_create_nccl(shared_cpu_backend(), nullptr, 1, 0, 1000, &comm), EXG_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(exg_comm_nccl_unique_id(id, EXG_NCCL_UNIQUE_ID_BYTES - 1), EXG_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(exg_comm_nccl_unique_id(nullptr, EXG_NCCL_UNIQUE_ID_BYTES), EXG_ERR_INVALID_ARGUMENT);
 }

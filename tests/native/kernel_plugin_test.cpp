@@ -1,6 +1,8 @@
 // The kernel plug-in ABI (exegpt_kernels.h) through the C API: the example attention and a test FFN
 // replace the engine's ops with the same logits, their call counters prove the engine called them, and
 // every way a library can fail to load, or an op can fail, is a status whose message names the culprit.
+#include "api_fixture.h"
+
 #include <exegpt/exegpt.h>
 
 #include <gtest/gtest.h>
@@ -64,14 +66,8 @@ BackendPtr cpu_backend(const char* kernel_library = nullptr) {
 }
 
 // One model shard and its cache.
-struct Session {
-    exg_model* model = nullptr;
-    exg_kv_cache* cache = nullptr;
+struct Session : exg_test::ApiModel {
     exg_model_config config{};
-    ~Session() {
-        exg_kv_cache_free(cache);
-        exg_model_free(model);
-    }
 };
 
 std::unique_ptr<Session> open_session(exg_backend* backend, const char* preset, int32_t tp_rank = 0,

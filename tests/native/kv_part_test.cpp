@@ -2,6 +2,7 @@
 // any cache that holds those rows, whatever its stage and TP rank. The caches are filled with a pattern
 // that encodes (absolute layer, absolute head, position, dim), so every moved row can be checked against
 // where it must come from.
+#include "api_fixture.h"
 #include "backend/cpu/cpu_backend.h"
 #include "core/error.h"
 #include "model/kv_cache.h"
@@ -246,25 +247,9 @@ TEST_F(KvPartImportRefusal, LongerThanTheSlots) {
 
 // Through the C ABI: a 3-layer model prefilled whole, handed to two pipeline stages by parts, decodes on
 // the stages exactly as it does whole.
-struct ApiShard {
-    exg_model* model = nullptr;
-    exg_kv_cache* cache = nullptr;
+struct ApiShard : exg_test::ApiModel {
     int32_t slot = -1;
-    ~ApiShard() {
-        exg_kv_cache_free(cache);
-        exg_model_free(model);
-    }
 };
-
-exg_backend* api_backend() {
-    static exg_backend* b = [] {
-        exg_backend_params bp{sizeof(exg_backend_params), EXG_BACKEND_CPU, 0, 1, -1};
-        exg_backend* created = nullptr;
-        EXPECT_EQ(exg_backend_create(&bp, &created), EXG_OK);
-        return created;
-    }();
-    return b;
-}
 
 void open_model(ApiShard& m, int32_t begin, int32_t end) {
     exg_model_params mp{};
@@ -275,23 +260,10 @@ void open_model(ApiShard& m, int32_t begin, int32_t end) {
     mp.layer_begin = begin;
     mp.layer_end = end;
     mp.tp_size = 1;
-    ASSERT_EQ(exg_model_create(api_backend(), &mp, &m.model), EXG_OK) << exg_last_error_message();
+    ASSERT_EQ(exg_model_create(exg_test::shared_cpu_backend(), &mp, &m.model), EXG_OK) << exg_last_error_message();
     exg_kv_cache_params kp{sizeof(exg_kv_cache_params), 2, 32};
     ASSERT_EQ(exg_kv_cache_create(m.model, &kp, &m.cache), EXG_OK);
     ASSERT_EQ(exg_kv_cache_alloc_slot(m.cache, &m.slot), EXG_OK);
-}
-
-exg_batch one(const int32_t* slot, const int32_t* len, const int32_t* ids, const float* hin, float* hout, float* logits) {
-    exg_batch b{};
-    b.struct_size = sizeof b;
-    b.num_seqs = 1;
-    b.slots = slot;
-    b.seq_lens = len;
-    b.token_ids = ids;
-    b.hidden_in = hin;
-    b.hidden_out = hout;
-    b.logits_out = logits;
-    return b;
 }
 
 void hand_off(const ApiShard& from, const ApiShard& to) {
@@ -329,17 +301,17 @@ TEST(KvPartApi, StagesDecodeAfterAHandOffFromTheWholeModel) {
     const std::vector<int32_t> prompt = {5, 17, 99, 3, 64, 28};
     const int32_t n = static_cast<int32_t>(prompt.size());
     std::vector<float> want(vocab), got(vocab), hidden_rows(static_cast<size_t>(hidden));
-    auto b = one(&full.slot, &n, prompt.data(), nullptr, nullptr, want.data());
+    auto b = exg_test::single_batch(&full.slot, &n, prompt.data(), nullptr, nullptr, want.data());
     ASSERT_EQ(exg_model_prefill(full.model, full.cache, &b), EXG_OK) << exg_last_error_message();
     hand_off(full, first);
     hand_off(full, second);
 
     for (int32_t token : {7, 81, 42}) {
-        b = one(&full.slot, nullptr, &token, nullptr, nullptr, want.data());
+        b = exg_test::single_batch(&full.slot, nullptr, &token, nullptr, nullptr, want.data());
         ASSERT_EQ(exg_model_decode(full.model, full.cache, &b), EXG_OK) << exg_last_error_message();
-        b = one(&first.slot, nullptr, &token, nullptr, hidden_rows.data(), nullptr);
+        b = exg_test::single_batch(&first.slot, nullptr, &token, nullptr, hidden_rows.data(), nullptr);
         ASSERT_EQ(exg_model_decode(first.model, first.cache, &b), EXG_OK) << exg_last_error_message();
-        b = one(&second.slot, nullptr, nullptr, hidden_rows.data(), nullptr, got.data());
+        b = exg_test::single_batch(&second.slot, nullptr, nullptr, hidden_rows.data(), nullptr, got.data());
         ASSERT_EQ(exg_model_decode(second.model, second.cache, &b), EXG_OK) << exg_last_error_message();
         for (size_t i = 0; i < want.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-5f) << "token " << token << ", logit " << i;
     }

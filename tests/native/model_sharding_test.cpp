@@ -1,5 +1,7 @@
 // Whole-model invariants through the C ABI: KV-cache decode equals recomputation, and tensor- and
 // pipeline-parallel shards reproduce the single-shard logits.
+#include "api_fixture.h"
+
 #include <exegpt/exegpt.h>
 
 #include <gtest/gtest.h>
@@ -12,25 +14,11 @@
 
 namespace {
 
-struct Shard {
-    exg_model* model = nullptr;
-    exg_kv_cache* cache = nullptr;
-    int32_t slot = -1;
-    ~Shard() {
-        exg_kv_cache_free(cache);
-        exg_model_free(model);
-    }
-};
+using exg_test::single_batch;
 
-exg_backend* cpu() {
-    static exg_backend* backend = [] {
-        exg_backend_params bp{sizeof(exg_backend_params), EXG_BACKEND_CPU, 0, 1, -1};
-        exg_backend* b = nullptr;
-        EXPECT_EQ(exg_backend_create(&bp, &b), EXG_OK);
-        return b;
-    }();
-    return backend;
-}
+struct Shard : exg_test::ApiModel {
+    int32_t slot = -1;
+};
 
 std::unique_ptr<Shard> make_shard(const char* preset, int32_t begin, int32_t end, int32_t rank, int32_t size, exg_comm* comm) {
     exg_model_params mp{};
@@ -43,24 +31,11 @@ std::unique_ptr<Shard> make_shard(const char* preset, int32_t begin, int32_t end
     mp.tp_size = size;
     mp.comm = comm;
     auto s = std::make_unique<Shard>();
-    EXPECT_EQ(exg_model_create(cpu(), &mp, &s->model), EXG_OK) << exg_last_error_message();
+    EXPECT_EQ(exg_model_create(exg_test::shared_cpu_backend(), &mp, &s->model), EXG_OK) << exg_last_error_message();
     exg_kv_cache_params kp{sizeof(exg_kv_cache_params), 4, 64};
     EXPECT_EQ(exg_kv_cache_create(s->model, &kp, &s->cache), EXG_OK);
     EXPECT_EQ(exg_kv_cache_alloc_slot(s->cache, &s->slot), EXG_OK);
     return s;
-}
-
-exg_batch batch(const int32_t* slot, const int32_t* len, const int32_t* ids, const float* hin, float* hout, float* logits) {
-    exg_batch b{};
-    b.struct_size = sizeof b;
-    b.num_seqs = 1;
-    b.slots = slot;
-    b.seq_lens = len;
-    b.token_ids = ids;
-    b.hidden_in = hin;
-    b.hidden_out = hout;
-    b.logits_out = logits;
-    return b;
 }
 
 void expect_close(const std::vector<float>& a, const std::vector<float>& b, float tol) {
@@ -76,15 +51,15 @@ TEST_P(Presets, DecodeEqualsRecompute) {
     const int32_t vocab = 128, n = static_cast<int32_t>(kPrompt.size());
     auto full = make_shard(GetParam(), 0, -1, 0, 1, nullptr);
     std::vector<float> want(vocab), got(vocab);
-    auto b = batch(&full->slot, &n, kPrompt.data(), nullptr, nullptr, want.data());
+    auto b = single_batch(&full->slot, &n, kPrompt.data(), nullptr, nullptr, want.data());
     ASSERT_EQ(exg_model_prefill(full->model, full->cache, &b), EXG_OK);
 
     auto inc = make_shard(GetParam(), 0, -1, 0, 1, nullptr);
     const int32_t prefix = 3;
-    b = batch(&inc->slot, &prefix, kPrompt.data(), nullptr, nullptr, got.data());
+    b = single_batch(&inc->slot, &prefix, kPrompt.data(), nullptr, nullptr, got.data());
     ASSERT_EQ(exg_model_prefill(inc->model, inc->cache, &b), EXG_OK);
     for (int32_t t = prefix; t < n; ++t) {
-        b = batch(&inc->slot, nullptr, kPrompt.data() + t, nullptr, nullptr, got.data());
+        b = single_batch(&inc->slot, nullptr, kPrompt.data() + t, nullptr, nullptr, got.data());
         ASSERT_EQ(exg_model_decode(inc->model, inc->cache, &b), EXG_OK);
     }
     expect_close(got, want, 1e-5f);
@@ -94,16 +69,16 @@ TEST_P(Presets, TensorAndPipelineParallelMatchSingleShard) {
     const int32_t vocab = 128, hidden = 64, n = static_cast<int32_t>(kPrompt.size());
     auto full = make_shard(GetParam(), 0, -1, 0, 1, nullptr);
     std::vector<float> want(vocab);
-    auto b = batch(&full->slot, &n, kPrompt.data(), nullptr, nullptr, want.data());
+    auto b = single_batch(&full->slot, &n, kPrompt.data(), nullptr, nullptr, want.data());
     ASSERT_EQ(exg_model_prefill(full->model, full->cache, &b), EXG_OK);
 
     // Two pipeline stages.
     auto s0 = make_shard(GetParam(), 0, 1, 0, 1, nullptr);
     auto s1 = make_shard(GetParam(), 1, 2, 0, 1, nullptr);
     std::vector<float> hidden_states(static_cast<size_t>(n * hidden)), got(vocab);
-    b = batch(&s0->slot, &n, kPrompt.data(), nullptr, hidden_states.data(), nullptr);
+    b = single_batch(&s0->slot, &n, kPrompt.data(), nullptr, hidden_states.data(), nullptr);
     ASSERT_EQ(exg_model_prefill(s0->model, s0->cache, &b), EXG_OK) << exg_last_error_message();
-    b = batch(&s1->slot, &n, nullptr, hidden_states.data(), nullptr, got.data());
+    b = single_batch(&s1->slot, &n, nullptr, hidden_states.data(), nullptr, got.data());
     ASSERT_EQ(exg_model_prefill(s1->model, s1->cache, &b), EXG_OK) << exg_last_error_message();
     expect_close(got, want, 1e-5f);
 
@@ -115,10 +90,10 @@ TEST_P(Presets, TensorAndPipelineParallelMatchSingleShard) {
     std::vector<float> got0(vocab), got1(vocab);
     exg_status st1 = EXG_OK;
     std::thread peer([&] {
-        auto b1 = batch(&r1->slot, &n, kPrompt.data(), nullptr, nullptr, got1.data());
+        auto b1 = single_batch(&r1->slot, &n, kPrompt.data(), nullptr, nullptr, got1.data());
         st1 = exg_model_prefill(r1->model, r1->cache, &b1);
     });
-    b = batch(&r0->slot, &n, kPrompt.data(), nullptr, nullptr, got0.data());
+    b = single_batch(&r0->slot, &n, kPrompt.data(), nullptr, nullptr, got0.data());
     EXPECT_EQ(exg_model_prefill(r0->model, r0->cache, &b), EXG_OK) << exg_last_error_message();
     peer.join();
     EXPECT_EQ(st1, EXG_OK);
