@@ -243,19 +243,9 @@ TEST(ElementwiseEmu, Conversions) {
         }
 }
 
-// bias_activation.cu: x = act(x + bias) per row, against the activations' defining formulas in double
-// (ReLU; GELU with erf and with the tanh approximation; SiLU). Rows padded past cols (ld > cols) must keep
-// their padding; the F32-output form takes the same bias in the storage dtype.
-double activation_reference(double x, int32_t act) {
-    switch (act) {
-        case EXG_ACT_RELU: return x > 0 ? x : 0;
-        case EXG_ACT_GELU: return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
-        case EXG_ACT_GELU_TANH: return 0.5 * x * (1 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
-        case EXG_ACT_SILU: return x / (1 + std::exp(-x));
-        default: return x;
-    }
-}
-
+// bias_activation.cu: x = act(x + bias) per row, against RefBackend's activations (their defining formulas in
+// double: ReLU; GELU with erf and with the tanh approximation; SiLU). Rows padded past cols (ld > cols) must
+// keep their padding; the F32-output form takes the same bias in the storage dtype.
 TEST(BiasActivationEmu, EveryActivationPackedAndScalar) {
     for (cuda::DType t : kDtypes)
         for (int32_t act : {-1, int32_t{EXG_ACT_RELU}, int32_t{EXG_ACT_GELU}, int32_t{EXG_ACT_GELU_TANH}, int32_t{EXG_ACT_SILU}})
@@ -273,7 +263,7 @@ TEST(BiasActivationEmu, EveryActivationPackedAndScalar) {
                     std::vector<uint16_t> padding;
                     for (int64_t r = 0; r < rows; ++r) {
                         for (int64_t c = 0; c < cols; ++c)
-                            expected[static_cast<size_t>(r * cols + c)] = static_cast<float>(activation_reference(
+                            expected[static_cast<size_t>(r * cols + c)] = static_cast<float>(ref_activate(
                                 static_cast<double>(dec(t, x[static_cast<size_t>(r * ld + c)])) +
                                     (with_bias ? dec(t, bias[static_cast<size_t>(c)]) : 0.0),
                                 act));

@@ -14,9 +14,8 @@
 #include <vector>
 
 namespace exg {
-namespace {
 
-double activate(double x, int32_t act) {
+double ref_activate(double x, int32_t act) {
     switch (act) {
         case EXG_ACT_RELU: return x > 0 ? x : 0;
         case EXG_ACT_GELU: return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
@@ -25,8 +24,6 @@ double activate(double x, int32_t act) {
         default: return x;
     }
 }
-
-}  // namespace
 
 void* RefBackend::alloc(size_t bytes) {
     void* p = std::malloc(bytes == 0 ? 1 : bytes);
@@ -53,7 +50,7 @@ void RefBackend::gemm(const GemmParams& g) {
         for (int64_t j = 0; j < p.n; ++j) {
             double acc = p.bias ? p.bias[j] : 0.0;
             for (int64_t x = 0; x < p.k; ++x) acc += static_cast<double>(p.a[i * p.lda + x]) * p.w[j * p.ldw + x];
-            p.out[i * p.ldo + j] = static_cast<float>(activate(acc, p.activation));
+            p.out[i * p.ldo + j] = static_cast<float>(ref_activate(acc, p.activation));
         }
 }
 

@@ -7,6 +7,9 @@
 
 namespace exg {
 
+// An EXG_ACT_* activation by its defining formula, in double; the identity for any other value.
+double ref_activate(double x, int32_t act);
+
 class RefBackend final : public Backend {
 public:
     const char* name() const override { return "ref"; }
