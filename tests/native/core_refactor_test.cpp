@@ -9,6 +9,7 @@
 #include "comm/communicator.h"
 #include "core/error.h"
 #include "model/kv_cache.h"
+#include "sampling_rule.h"
 
 #include <exegpt/exegpt.h>
 
@@ -27,6 +28,8 @@
 #include <vector>
 
 namespace {
+
+using exg_test::sampling_rule;
 
 bool contains(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
 
@@ -210,16 +213,6 @@ exg_batch make_batch(const Shard& s, const int32_t* lens, const int32_t* ids, fl
     return b;
 }
 
-exg_sampling_params sampling(bool greedy, float temperature = 1.0f, int32_t top_k = 0, float top_p = 1.0f) {
-    exg_sampling_params p{};
-    p.struct_size = sizeof p;
-    p.greedy = greedy ? 1 : 0;
-    p.temperature = temperature;
-    p.top_k = top_k;
-    p.top_p = top_p;
-    return p;
-}
-
 // The lowest index among the maxima (stated here, not taken from the sampler).
 int32_t first_argmax(const float* row, int32_t n) {
     int32_t best = 0;
@@ -239,13 +232,13 @@ TEST_P(ModelSample, GreedyIsTheArgmaxOfTheStepsLogitsAndSamplingMatchesExgSample
     auto b = make_batch(*s, lens.data(), prompt.data(), logits.data());
     ASSERT_EQ(exg_model_prefill(s->model, s->cache, &b), EXG_OK) << exg_last_error_message();
 
-    const std::vector<exg_sampling_params> rules = {sampling(false, 0.8f), sampling(false, 1.0f, 5),
-                                                    sampling(false, 1.3f, 0, 0.7f), sampling(false, 0.6f, 20, 0.9f)};
+    const std::vector<exg_sampling_params> rules = {sampling_rule(false, 0.8f), sampling_rule(false, 1.0f, 5),
+                                                    sampling_rule(false, 1.3f, 0, 0.7f), sampling_rule(false, 0.6f, 20, 0.9f)};
     std::vector<int32_t> next(static_cast<size_t>(n));
     for (int step = 0; step < 4; ++step) {
         std::vector<int32_t> tokens(static_cast<size_t>(n), -1);
         ASSERT_EQ(exg_model_sample(s->model, &rules[0], nullptr, tokens.data()), EXG_ERR_INVALID_ARGUMENT);  // needs states
-        const auto greedy = sampling(true);
+        const auto greedy = sampling_rule(true);
         ASSERT_EQ(exg_model_sample(s->model, &greedy, nullptr, tokens.data()), EXG_OK) << exg_last_error_message();
         for (int32_t r = 0; r < n; ++r)
             EXPECT_EQ(tokens[static_cast<size_t>(r)], first_argmax(logits.data() + r * vocab, vocab)) << "row " << r << ", step " << step;
@@ -276,7 +269,7 @@ TEST_P(ModelSample, AStepWithoutLogitsOutKeepsThemForSampling) {
     b = make_batch(*without, lens.data(), prompt.data(), nullptr);
     ASSERT_EQ(exg_model_prefill(without->model, without->cache, &b), EXG_OK) << exg_last_error_message();
     std::vector<int32_t> tokens(static_cast<size_t>(n), -1);
-    const auto greedy = sampling(true);
+    const auto greedy = sampling_rule(true);
     ASSERT_EQ(exg_model_sample(without->model, &greedy, nullptr, tokens.data()), EXG_OK) << exg_last_error_message();
     for (int32_t r = 0; r < n; ++r) EXPECT_EQ(tokens[static_cast<size_t>(r)], first_argmax(logits.data() + r * vocab, vocab));
 }
@@ -292,7 +285,7 @@ TEST(ModelSampleRefusals, NothingToSampleBeforeAStepAfterAFailedStepOrOffTheLast
     auto s = make_shard("tiny");
     const int32_t n = static_cast<int32_t>(s->slots.size());
     std::vector<int32_t> tokens(static_cast<size_t>(n), -1);
-    const auto greedy = sampling(true);
+    const auto greedy = sampling_rule(true);
     EXPECT_EQ(exg_model_sample(s->model, &greedy, nullptr, tokens.data()), EXG_ERR_INVALID_ARGUMENT);
     EXPECT_TRUE(contains(exg_last_error_message(), "no logits")) << exg_last_error_message();
 
@@ -314,7 +307,7 @@ TEST(ModelSampleRefusals, NothingToSampleBeforeAStepAfterAFailedStepOrOffTheLast
     auto old = greedy;
     old.struct_size -= 4;
     EXPECT_EQ(exg_model_sample(s->model, &old, nullptr, tokens.data()), EXG_ERR_INVALID_ARGUMENT);
-    auto hot = sampling(false, 0.0f);
+    auto hot = sampling_rule(false, 0.0f);
     uint64_t states[3] = {1, 2, 3};
     EXPECT_EQ(exg_model_sample(s->model, &hot, states, tokens.data()), EXG_ERR_INVALID_ARGUMENT);  // temperature 0
 

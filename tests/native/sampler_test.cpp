@@ -1,6 +1,7 @@
 // Sampling: greedy is argmax with lowest-index ties; top-k 1 and tiny top-p collapse to greedy;
 // seeded streams are reproducible; frequencies follow the softmax.
 #include "sampling/sampler.h"
+#include "sampling_rule.h"
 
 #include <gtest/gtest.h>
 
@@ -9,23 +10,15 @@
 
 namespace {
 
-exg_sampling_params params(bool greedy, float t = 1.0f, int k = 0, float p = 1.0f) {
-    exg_sampling_params s{};
-    s.struct_size = sizeof s;
-    s.greedy = greedy;
-    s.temperature = t;
-    s.top_k = k;
-    s.top_p = p;
-    return s;
-}
+using exg_test::sampling_rule;
 
 TEST(Sampler, GreedyTiesPickLowestIndex) {
     exg::Sampler s;
     uint64_t rng = 0;
     const std::vector<float> logits = {0.1f, 3.0f, -1.0f, 3.0f};
-    EXPECT_EQ(s.sample(logits.data(), 4, params(true), rng), 1);
-    EXPECT_EQ(s.sample(logits.data(), 4, params(false, 1.0f, 1), rng), 1);
-    EXPECT_EQ(s.sample(logits.data(), 4, params(false, 1.0f, 0, 1e-6f), rng), 1);
+    EXPECT_EQ(s.sample(logits.data(), 4, sampling_rule(true), rng), 1);
+    EXPECT_EQ(s.sample(logits.data(), 4, sampling_rule(false, 1.0f, 1), rng), 1);
+    EXPECT_EQ(s.sample(logits.data(), 4, sampling_rule(false, 1.0f, 0, 1e-6f), rng), 1);
 }
 
 TEST(Sampler, FrequenciesFollowSoftmax) {
@@ -34,7 +27,7 @@ TEST(Sampler, FrequenciesFollowSoftmax) {
     std::vector<int> counts(4);
     uint64_t rng = exg::rng_init(42, 0);
     const int draws = 40000;
-    for (int i = 0; i < draws; ++i) ++counts[static_cast<size_t>(s.sample(logits.data(), 4, params(false, 0.5f), rng))];
+    for (int i = 0; i < draws; ++i) ++counts[static_cast<size_t>(s.sample(logits.data(), 4, sampling_rule(false, 0.5f), rng))];
     double z = 0;
     for (float l : logits) z += std::exp(l / 0.5);
     for (size_t i = 0; i < 4; ++i) {
@@ -49,7 +42,7 @@ TEST(Sampler, TopKNeverLeavesTheTopK) {
     const std::vector<float> logits = {0.0f, 1.0f, 2.0f, -1.0f, 1.5f};
     uint64_t rng = exg::rng_init(7, 3);
     for (int i = 0; i < 2000; ++i) {
-        const int t = s.sample(logits.data(), 5, params(false, 2.0f, 2), rng);
+        const int t = s.sample(logits.data(), 5, sampling_rule(false, 2.0f, 2), rng);
         ASSERT_TRUE(t == 2 || t == 4) << t;
     }
 }

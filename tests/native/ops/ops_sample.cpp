@@ -4,6 +4,7 @@
 // it within kBoundaryMargin of a decision boundary (near_boundary below): a backend that sums the
 // probabilities in another order or in F32 moves those boundaries by ~1e-6 of the mass.
 #include "op_support.h"
+#include "sampling_rule.h"
 
 #include "sampling/sampler.h"
 
@@ -14,6 +15,8 @@
 
 namespace exg::ops {
 namespace {
+
+using exg_test::sampling_rule;
 
 // Fraction of the (kept) probability mass within which a boundary counts as a near tie. F32 block
 // reductions over ~1e5 candidates carry ~log2(n) * 2^-24 ~ 1e-6 of relative error; 1e-4 is generous
@@ -130,21 +133,11 @@ private:
     SampleParams p_{};
 };
 
-exg_sampling_params sampling(bool greedy, float temperature, int32_t top_k, float top_p) {
-    exg_sampling_params p{};
-    p.struct_size = sizeof p;
-    p.greedy = greedy ? 1 : 0;
-    p.temperature = temperature;
-    p.top_k = top_k;
-    p.top_p = top_p;
-    return p;
-}
-
 void add(std::vector<OpCase>& cases, int64_t rows, int64_t vocab, int64_t ld) {
     const exg_sampling_params rules[] = {
-        sampling(true, 1.0f, 0, 1.0f),     sampling(false, 0.8f, 0, 1.0f),   sampling(false, 1.0f, 1, 1.0f),
-        sampling(false, 1.0f, 40, 1.0f),   sampling(false, 1.0f, 0, 0.9f),   sampling(false, 0.7f, 50, 0.95f),
-        sampling(false, 1.5f, 0, 0.3f),    sampling(false, 1.0f, static_cast<int32_t>(vocab) + 5, 1.0f),
+        sampling_rule(true, 1.0f, 0, 1.0f),     sampling_rule(false, 0.8f, 0, 1.0f),   sampling_rule(false, 1.0f, 1, 1.0f),
+        sampling_rule(false, 1.0f, 40, 1.0f),   sampling_rule(false, 1.0f, 0, 0.9f),   sampling_rule(false, 0.7f, 50, 0.95f),
+        sampling_rule(false, 1.5f, 0, 0.3f),    sampling_rule(false, 1.0f, static_cast<int32_t>(vocab) + 5, 1.0f),
     };
     for (const auto& r : rules) {
         const SampleShape s{rows, vocab, ld, r};
