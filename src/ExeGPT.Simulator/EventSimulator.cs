@@ -94,8 +94,7 @@ internal static class EventSimulator
     {
         int be = s.EncoderBatch;
         int ne = expected.EncoderDevices;
-        WaaModel.Plan? plan = WaaModel.Layout(ctx, s, devices, ne,
-            Math.Max(1, be * ctx.Stats.StepsMean / Math.Max(1, devices - ne)), out string? reason);
+        WaaModel.Plan? plan = WaaModel.PlanFor(ctx, s, devices, ne, out string? reason);
         if (plan is null)
             return SimulationResult.Infeasible(s, SimulationMode.Event, reason!);
         int cap = (int)Math.Ceiling(be * ctx.Stats.StepsMean + be);

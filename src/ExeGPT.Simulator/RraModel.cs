@@ -110,15 +110,27 @@ internal static class RraModel
         return new Plan { Pipeline = Pipeline.Build(ctx.Cluster, groups, prefill, decode), Costs = costs, Context = ctx };
     }
 
+    /// <summary>Decode batch per encoded query at each iteration of the phase, under the batch model in force.</summary>
+    private static double[] BatchFactors(SimulationContext ctx, RraPhaseShape shape) =>
+        ctx.Options.RraBatch == RraBatchModel.Paper ? shape.PaperBatchPerEncoded : shape.BatchPerEncoded;
+
+    /// <summary>The stages <see cref="Expected"/> times: layers split by each stage's speed at the phase's peak
+    /// decode batch per device.</summary>
+    internal static Plan? PlanFor(SimulationContext ctx, Schedule s, int devices, out string? reason)
+    {
+        double peakBatch = s.EncoderBatch * BatchFactors(ctx, ctx.RraShape(s.DecodeIterations))[0];
+        return Layout(ctx, s, devices, Math.Max(1, peakBatch / Math.Max(1, devices)), out reason);
+    }
+
     public static SimulationResult Expected(SimulationContext ctx, Schedule s, int devices)
     {
         const SimulationMode mode = SimulationMode.Expected;
         RraPhaseShape shape = ctx.RraShape(s.DecodeIterations);
-        double[] factor = ctx.Options.RraBatch == RraBatchModel.Paper ? shape.PaperBatchPerEncoded : shape.BatchPerEncoded;
+        double[] factor = BatchFactors(ctx, shape);
         int nd = s.DecodeIterations;
         double be = s.EncoderBatch, peakBatch = be * factor[0];
 
-        Plan? plan = Layout(ctx, s, devices, Math.Max(1, peakBatch / Math.Max(1, devices)), out string? reason);
+        Plan? plan = PlanFor(ctx, s, devices, out string? reason);
         if (plan is null)
             return SimulationResult.Infeasible(s, mode, reason!);
         int p = plan.Pipeline.Depth;

@@ -148,15 +148,23 @@ internal static class WaaModel
         return Math.Clamp(ne, 1, devices - 1);
     }
 
-    public static SimulationResult Expected(SimulationContext ctx, Schedule s, int devices) =>
-        ExpectedWithSplit(ctx, s, devices, s.Policy == Policy.WaaC ? ComputeSplit(ctx, devices) : MemorySplit(ctx, devices));
+    /// <summary>The encoder devices the schedule's policy sets aside: by compute (WAA-C) or by memory (WAA-M).</summary>
+    internal static int Split(SimulationContext ctx, Schedule s, int devices) =>
+        s.Policy == Policy.WaaC ? ComputeSplit(ctx, devices) : MemorySplit(ctx, devices);
 
-    private static SimulationResult ExpectedWithSplit(SimulationContext ctx, Schedule s, int devices, int ne)
+    /// <summary>The stages <see cref="Expected"/> times with <paramref name="ne"/> encoder devices: the decoder's
+    /// layers split by speed at its target batch per device, B_D = B_E·S_D (one encoded batch per decode
+    /// iteration).</summary>
+    internal static Plan? PlanFor(SimulationContext ctx, Schedule s, int devices, int ne, out string? reason) =>
+        Layout(ctx, s, devices, ne, Math.Max(1, s.EncoderBatch * ctx.Stats.StepsMean / Math.Max(1, devices - ne)), out reason);
+
+    public static SimulationResult Expected(SimulationContext ctx, Schedule s, int devices)
     {
         const SimulationMode mode = SimulationMode.Expected;
+        int ne = Split(ctx, s, devices);
         double be = s.EncoderBatch, steps = ctx.Stats.StepsMean, context = ctx.Stats.DecodeContextMean;
-        double target = be * steps;   // B_D = B_E·S_D: one encoded batch per decode iteration
-        Plan? plan = Layout(ctx, s, devices, ne, Math.Max(1, target / Math.Max(1, devices - ne)), out string? reason);
+        double target = be * steps;   // B_D = B_E·S_D
+        Plan? plan = PlanFor(ctx, s, devices, ne, out string? reason);
         if (plan is null)
             return SimulationResult.Infeasible(s, mode, reason!) with { EncoderDevices = ne };
 

@@ -21,17 +21,14 @@ public static class XSimulator
         {
             case Policy.Rra:
             {
-                double peak = schedule.EncoderBatch * ctx.RraShape(schedule.DecodeIterations).BatchPerEncoded[0];
-                RraModel.Plan? plan = RraModel.Layout(ctx, schedule, devices, Math.Max(1, peak / Math.Max(1, devices)), out reason);
+                RraModel.Plan? plan = RraModel.PlanFor(ctx, schedule, devices, out reason);
                 if (plan is not null)
                     return new ExecutionLayout(schedule, ExecutionLayout.Of(plan.Pipeline, prefill: true), []);
                 break;
             }
             case Policy.WaaC or Policy.WaaM:
             {
-                int ne = schedule.Policy == Policy.WaaC ? WaaModel.ComputeSplit(ctx, devices) : WaaModel.MemorySplit(ctx, devices);
-                double target = schedule.EncoderBatch * ctx.Stats.StepsMean;
-                WaaModel.Plan? plan = WaaModel.Layout(ctx, schedule, devices, ne, Math.Max(1, target / Math.Max(1, devices - ne)), out reason);
+                WaaModel.Plan? plan = WaaModel.PlanFor(ctx, schedule, devices, WaaModel.Split(ctx, schedule, devices), out reason);
                 if (plan is not null)
                     return new ExecutionLayout(schedule, ExecutionLayout.Of(plan.Decoder, prefill: false),
                         ExecutionLayout.Of(plan.Encoder, prefill: true));
