@@ -6,23 +6,32 @@ namespace ExeGPT.Runner;
 
 public sealed partial class XRunner
 {
-    /// <summary>One run: its requests, queue, micro-batches and caches, driven by the schedule's policy.</summary>
+    /// <summary>One run: its requests, queue, micro-batches and caches, driven by the schedule's policy. An offline run
+    /// records every request for its <see cref="RunResult"/>; an online session (the engine's, open for its whole
+    /// life) records none, so what it holds ends with each request.</summary>
     internal sealed partial class RunSession
     {
         private readonly XRunner _runner;
         private readonly int _maxPrompt, _maxNew;
         private readonly IRunObserver? _observer;
         private readonly long _origin = Stopwatch.GetTimestamp();
-        private readonly List<RequestState> _requests = [];
+        private readonly object _gate = new();
+        private readonly List<RequestState>? _requests;                 // null online
         private readonly PendingQueue _pending = new();
         private readonly WorkloadAdjuster _adjuster;
-        private readonly List<EncoderBatchRecord> _encoderBatches = [];
+        private readonly List<EncoderBatchRecord>? _encoderBatches;     // null online
+        private int _encoderBatchCount;
         private readonly List<MicroBatch> _owned = [];
         private readonly int _encoderBatch;
 
-        public RunSession(XRunner runner, int maxPrompt, int maxNew, double meanSteps, IRunObserver? observer)
+        public RunSession(XRunner runner, int maxPrompt, int maxNew, double meanSteps, IRunObserver? observer, bool record)
         {
             _runner = runner;
+            if (record)
+            {
+                _requests = [];
+                _encoderBatches = [];
+            }
             _maxPrompt = maxPrompt;
             _maxNew = maxNew;
             _observer = observer;
@@ -46,6 +55,7 @@ public sealed partial class XRunner
 
         private int _added;
         private double _inputSum;
+        private long _ended;
 
         /// <summary>Queues a request (any thread; an online session takes them while it runs). It must fit the
         /// session's limits: the caches were sized for them. <paramref name="observer"/> (the engine API: one per
@@ -53,18 +63,19 @@ public sealed partial class XRunner
         public RequestState Add(RunRequest request, IRunObserver? observer = null)
         {
             RequestState state;
-            lock (_requests)
+            lock (_gate)
             {
-                _runner.Validate(request, _requests.Count);
+                int index = _added;
+                _runner.Validate(request, index);
                 if (request.Prompt.Length > _maxPrompt || request.MaxNewTokens > _maxNew)
-                    throw new ArgumentException($"request {_requests.Count}: {request.Prompt.Length} prompt / {request.MaxNewTokens} new tokens exceed " +
+                    throw new ArgumentException($"request {index}: {request.Prompt.Length} prompt / {request.MaxNewTokens} new tokens exceed " +
                         $"this session's limits of {_maxPrompt} / {_maxNew}");
-                state = new RequestState(_requests.Count, request, _runner._options.SamplingSeed, observer ?? _observer, Stopwatch.GetTimestamp());
-                _requests.Add(state);
+                state = new RequestState(index, request, _runner._options.SamplingSeed, observer ?? _observer, Stopwatch.GetTimestamp());
+                _requests?.Add(state);
                 _inputSum += request.Prompt.Length;
                 // Rule 1's average workload follows the inputs seen so far (offline: all of them, before the run).
-                _adjuster.MeanInput = _inputSum / _requests.Count;
-                Volatile.Write(ref _added, _requests.Count);
+                _adjuster.MeanInput = _inputSum / (index + 1);
+                Volatile.Write(ref _added, index + 1);
             }
             _pending.Add(state);
             return state;
@@ -86,7 +97,9 @@ public sealed partial class XRunner
         /// <summary>Fails everything still waiting (a stage failed).</summary>
         public void Abort() => _pending.Close();
 
-        public RunResult Execute(CancellationToken cancellation)
+        /// <summary>Runs the policy loop until every request is done and no more can come. Cancelling the token
+        /// cancels every recorded request; an online session's requests are cancelled one by one (<see cref="Cancel"/>).</summary>
+        public void Execute(CancellationToken cancellation)
         {
             XRunner r = _runner;
             ObjectDisposedException.ThrowIf(r._disposed, r);
@@ -132,17 +145,26 @@ public sealed partial class XRunner
                 r._staging = null;
                 Volatile.Write(ref r._busy, 0);
             }
+            _ended = Stopwatch.GetTimestamp();
             cancellation.ThrowIfCancellationRequested();
-            double wall = (double)(Stopwatch.GetTimestamp() - _origin) / Stopwatch.Frequency;
+        }
+
+        /// <summary>The recorded run, after <see cref="Execute"/>.</summary>
+        public RunResult Result()
+        {
+            if (_requests is null || _encoderBatches is null)
+                throw new InvalidOperationException("An online session records no requests.");
+            XRunner r = _runner;
+            double wall = (double)(_ended - _origin) / Stopwatch.Frequency;
             double meanRows = r._decodeSteps > 0 ? (double)r._decodeRows / r._decodeSteps : 0;
-            lock (_requests)
+            lock (_gate)
                 return new RunResult(r._layout, [.. _requests.Select(q => q.ToRecord(_origin))], [.. _encoderBatches], meanRows, wall);
         }
 
         private void CancelAll()
         {
-            lock (_requests)
-                foreach (RequestState request in _requests)
+            lock (_gate)
+                foreach (RequestState request in _requests ?? [])
                     request.Cancel();
             _runner.Signal();
         }
@@ -182,10 +204,11 @@ public sealed partial class XRunner
             int tokens = 0;
             foreach (RequestState q in batch)
             {
-                q.EncoderBatch = _encoderBatches.Count;
+                q.EncoderBatch = _encoderBatchCount;
                 tokens += q.Request.Prompt.Length;
             }
-            _encoderBatches.Add(new EncoderBatchRecord((double)(now - _origin) / Stopwatch.Frequency, batch.Count, tokens));
+            _encoderBatchCount++;
+            _encoderBatches?.Add(new EncoderBatchRecord((double)(now - _origin) / Stopwatch.Frequency, batch.Count, tokens));
         }
 
         /// <summary>Largest encoder batch the adjuster can form (its nudge and band stay well inside 2 × B_E).</summary>

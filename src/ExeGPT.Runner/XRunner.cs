@@ -117,19 +117,21 @@ public sealed partial class XRunner : IDisposable
             maxPrompt = Math.Max(maxPrompt, requests[i].Prompt.Length);
             maxNew = Math.Max(maxNew, requests[i].MaxNewTokens);
         }
-        var session = new RunSession(this, maxPrompt, maxNew, MeanSteps(requests), observer);
+        var session = new RunSession(this, maxPrompt, maxNew, MeanSteps(requests), observer, record: true);
         foreach (RunRequest request in requests)
             session.Add(request);
         session.Complete();
-        return session.Execute(cancellation);
+        session.Execute(cancellation);
+        return session.Result();
     }
 
     /// <summary>An online session (the engine API): requests are added while it runs on the caller's thread
     /// (<see cref="RunSession.Execute"/>) until <see cref="RunSession.Complete"/>; the caches are sized for prompts of
-    /// at most <paramref name="maxPrompt"/> and <paramref name="maxNew"/> new tokens.</summary>
+    /// at most <paramref name="maxPrompt"/> and <paramref name="maxNew"/> new tokens. It records no requests: a
+    /// long-lived engine holds each one only until it finishes.</summary>
     internal RunSession OpenSession(int maxPrompt, int maxNew, double meanSteps, IRunObserver? observer)
     {
-        var session = new RunSession(this, maxPrompt, maxNew, meanSteps, observer);
+        var session = new RunSession(this, maxPrompt, maxNew, meanSteps, observer, record: false);
         session.CollectArrivals(waits: 2);   // a batch short of B_E waits up to 100 ms for more arrivals
         return session;
     }
