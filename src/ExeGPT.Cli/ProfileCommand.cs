@@ -80,11 +80,7 @@ internal static class ProfileCommand
                 if (parse.GetValue(noCache))
                     profile = XProfiler.Profile(request, progress);
                 else
-                {
-                    profile = XProfiler.ProfileCached(request, null, progress, out bool hit, context.Log);
-                    if (hit)
-                        context.Log.LogInformation("using the cached profile {Cache} (--no-cache measures again)", XProfiler.CachePath(request));
-                }
+                    profile = XProfiler.ProfileCached(request, null, progress, out _, context.Log);
             }
             finally
             {

@@ -65,8 +65,8 @@ public static partial class ProfileCache
     internal static string FileName(string key) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..HashChars] + ".json";
 
-    /// <summary>The cached profile at <paramref name="path"/>, or null when there is none or it does not read (logged:
-    /// the caller measures again and overwrites it).</summary>
+    /// <summary>The cached profile at <paramref name="path"/> (logged), or null when there is none or it does not read
+    /// (logged: the caller measures again and overwrites it).</summary>
     internal static ProfileTables? TryRead(string path, ModelSpec model, ILogger? log)
     {
         if (!File.Exists(path))
@@ -75,6 +75,7 @@ public static partial class ProfileCache
         {
             ProfileTables profile = ProfileJson.Read(path);
             profile.RequireMatches(model);
+            if (log is not null) CacheLog.Hit(log, path);
             return profile;
         }
         catch (SpecException e)
@@ -121,6 +122,9 @@ public static partial class ProfileCache
 
     private static partial class CacheLog
     {
+        [LoggerMessage(Level = LogLevel.Information, Message = "using the cached profile {Path}")]
+        public static partial void Hit(ILogger logger, string path);
+
         [LoggerMessage(Level = LogLevel.Warning, Message = "cached profile {Path} does not read and is measured again: {Reason}")]
         public static partial void Corrupt(ILogger logger, string path, string reason);
 
