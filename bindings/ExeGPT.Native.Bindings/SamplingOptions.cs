@@ -9,6 +9,18 @@ namespace ExeGPT.Native;
 /// <param name="TopP">Keep the smallest set whose probability reaches P, in (0, 1]; 1 means no limit.</param>
 public readonly record struct SamplingOptions(bool Greedy, float Temperature = 1f, int TopK = 0, float TopP = 1f)
 {
+    /// <summary>Why these options cannot be sampled with, naming the bad value; null when they can (greedy always can).</summary>
+    public string? Problem()
+    {
+        if (Greedy)
+            return null;
+        if (!(Temperature > 0) || !float.IsFinite(Temperature))
+            return $"the sampling temperature must be a positive finite number (got {Temperature})";
+        if (!(TopP > 0 && TopP <= 1))
+            return $"the sampling top_p must lie in (0, 1] (got {TopP})";
+        return null;
+    }
+
     internal unsafe exg_sampling_params ToNative() => new()
     {
         struct_size = (uint)sizeof(exg_sampling_params),

@@ -151,13 +151,8 @@ public sealed partial class XRunner : IDisposable
             throw new ArgumentException(
                 $"request {index}: {request.Prompt.Length} prompt + {request.MaxNewTokens} new tokens exceed the model's {_config.max_positions} positions");
         // The stage thread samples: options it cannot use would fail the whole run there, not just this request.
-        if (request.Sampling is { Greedy: false } sampling)
-        {
-            if (!(sampling.Temperature > 0) || !float.IsFinite(sampling.Temperature))
-                throw new ArgumentException($"request {index}: the sampling temperature must be a positive finite number (got {sampling.Temperature})");
-            if (!(sampling.TopP > 0 && sampling.TopP <= 1))
-                throw new ArgumentException($"request {index}: the sampling top_p must lie in (0, 1] (got {sampling.TopP})");
-        }
+        if (request.Sampling?.Problem() is { } problem)
+            throw new ArgumentException($"request {index}: {problem}");
     }
 
     private static double MeanSteps(IReadOnlyList<RunRequest> requests)

@@ -42,18 +42,8 @@ public sealed partial class HostGenerator
 
         if (eosTokenId is int eos && (uint)eos >= (uint)vocab)
             throw new ArgumentOutOfRangeException(nameof(eosTokenId), eos, $"The EOS token id must lie in [0, {vocab}).");
-        ValidateSampling(sampling);
+        if (sampling.Problem() is { } problem)
+            throw new ArgumentOutOfRangeException(nameof(sampling), problem);
         return (int)totalTokens;
-    }
-
-    private static void ValidateSampling(in SamplingOptions sampling)
-    {
-        if (sampling.Greedy)
-            return;
-        if (!(sampling.Temperature > 0) || !float.IsFinite(sampling.Temperature))
-            throw new ArgumentOutOfRangeException(nameof(sampling), sampling.Temperature,
-                "The sampling temperature must be a positive finite number.");
-        if (!(sampling.TopP > 0 && sampling.TopP <= 1))
-            throw new ArgumentOutOfRangeException(nameof(sampling), sampling.TopP, "top_p must lie in (0, 1].");
     }
 }
