@@ -33,8 +33,9 @@ public sealed unsafe class Backend : IDisposable
     /// <param name="kind">The backend kind.</param>
     /// <param name="device">Device ordinal (CUDA); ignored on CPU.</param>
     /// <param name="numThreads">CPU threads; 0 or less uses every core.</param>
-    public static Backend Create(exg_backend_kind kind, int device = 0, int numThreads = 0) =>
-        Create(new BackendOptions { Kind = kind, Device = device, NumThreads = numThreads });
+    /// <param name="dtype">Storage dtype; null for the backend's default.</param>
+    public static Backend Create(exg_backend_kind kind, int device = 0, int numThreads = 0, exg_dtype? dtype = null) =>
+        Create(new BackendOptions { Kind = kind, Device = device, NumThreads = numThreads, Dtype = dtype });
 
     /// <exception cref="ExgException">The kind is unavailable here (EXG_ERR_UNSUPPORTED; <see cref="UnavailableReason"/>
     /// says why), the dtype is not one the backend stores (EXG_ERR_UNSUPPORTED), or the device failed (EXG_ERR_DEVICE).</exception>

@@ -79,13 +79,7 @@ internal sealed class RankGroups : IDisposable
     /// the plug-in loaded before any model is built on it, as the engine requires. The caller owns it.</summary>
     public static Backend CreateBackend(ProfileRequest request, int rank)
     {
-        Backend backend = Backend.Create(new BackendOptions
-        {
-            Kind = request.Backend,
-            Device = request.OnDevice ? rank : 0,
-            NumThreads = request.ThreadsPerRank,
-            Dtype = request.Dtype,
-        });
+        Backend backend = Backend.Create(request.Backend, rank, request.ThreadsPerRank, request.Dtype);
         try
         {
             if (request.KernelLibrary is not null)

@@ -62,13 +62,7 @@ public sealed partial class XRunner : IDisposable
         try
         {
             for (int d = 0; d < devices; d++)
-                _devices[d] = Backend.Create(new BackendOptions
-                {
-                    Kind = options.Backend,
-                    Device = cuda ? d : 0,
-                    NumThreads = threads,
-                    Dtype = options.Dtype,
-                });
+                _devices[d] = Backend.Create(options.Backend, d, threads, options.Dtype);
             Build(_encoders, layout.EncoderStages, "exegpt-enc");
             Build(_stages, layout.Stages, IsWaa ? "exegpt-dec" : "exegpt-stage");
         }

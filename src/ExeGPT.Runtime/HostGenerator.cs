@@ -71,13 +71,7 @@ public sealed partial class HostGenerator : IDisposable
         try
         {
             for (int r = 0; r < _tp; r++)
-                _backends[r] = Backend.Create(new BackendOptions
-                {
-                    Kind = options.Backend,
-                    Device = cuda ? r : 0,
-                    NumThreads = threadsPerRank,
-                    Dtype = options.Dtype,
-                });
+                _backends[r] = Backend.Create(options.Backend, r, threadsPerRank, options.Dtype);
             for (int s = 0; s < stages; s++)
             {
                 if (_tp > 1)
