@@ -20,9 +20,8 @@ internal sealed class MicroBatch : IDisposable
     private readonly int[][] _pendingFree;   // [stage]: slots to free when the batch next reaches the stage
     private readonly int[] _pendingCount;
 
-    public MicroBatch(int id, Backend backend, int stages, int maxTp, int hidden, int vocab)
+    public MicroBatch(Backend backend, int stages, int maxTp, int hidden, int vocab)
     {
-        Id = id;
         _backend = backend;
         _stages = stages;
         _maxTp = maxTp;
@@ -35,8 +34,6 @@ internal sealed class MicroBatch : IDisposable
         Request = [];
         Staged = [];
     }
-
-    public int Id { get; }
 
     /// <summary>This pass prefills (each row's <see cref="SeqLens"/> tokens) rather than decodes one token.</summary>
     public bool Prefill { get; set; }

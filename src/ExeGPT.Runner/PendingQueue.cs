@@ -22,11 +22,6 @@ internal sealed class PendingQueue
         }
     }
 
-    public int Count
-    {
-        get { lock (_queue) return _queue.Count; }
-    }
-
     /// <summary>True once <see cref="Complete"/> was called.</summary>
     public bool IsCompleted
     {

@@ -12,7 +12,7 @@ public sealed partial class XRunner
             XRunner r = _runner;
             int cap = _encoderBatch;
             StartStages(r._stages, cap, OnPipelineCompleted);
-            MicroBatch mb = NewMicroBatch(0, r._stages, cap, cap + _maxPrompt);
+            MicroBatch mb = NewMicroBatch(r._stages, cap, cap + _maxPrompt);
             var one = new List<RequestState>(1);
             var single = new MicroBatch[] { mb };
             while (true)

@@ -33,8 +33,8 @@ public sealed partial class XRunner
             var decode = new MicroBatch[depth];
             for (int i = 0; i < depth; i++)
             {
-                prefill[i] = NewMicroBatch(i, r._stages, maxBatch, maxBatch * _maxPrompt);
-                decode[i] = NewMicroBatch(depth + i, r._stages, slots, slots);
+                prefill[i] = NewMicroBatch(r._stages, maxBatch, maxBatch * _maxPrompt);
+                decode[i] = NewMicroBatch(r._stages, slots, slots);
             }
             _rowRequest = new RequestState?[slots];
             _rowToken = new int[slots];

@@ -179,10 +179,10 @@ public sealed partial class XRunner
         /// <summary>Every request added so far is done and no more can come.</summary>
         private bool AllFinished() => _pending.IsCompleted && Volatile.Read(ref _runner._finishedCount) >= Volatile.Read(ref _added);
 
-        private MicroBatch NewMicroBatch(int id, IReadOnlyList<StageWorker> stages, int rows, int tokens)
+        private MicroBatch NewMicroBatch(IReadOnlyList<StageWorker> stages, int rows, int tokens)
         {
             int maxTp = stages.Max(s => s.Tp);
-            var mb = new MicroBatch(id, _runner._devices[0], stages.Count, maxTp, _runner._config.hidden_size, _runner._config.vocab_size);
+            var mb = new MicroBatch(_runner._devices[0], stages.Count, maxTp, _runner._config.hidden_size, _runner._config.vocab_size);
             _owned.Add(mb);
             mb.EnsureCapacity(rows, tokens);
             return mb;

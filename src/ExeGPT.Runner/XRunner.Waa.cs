@@ -43,10 +43,10 @@ public sealed partial class XRunner
             StartStages(encoders, encoderSlots, OnEncoded);
             StartStages(decoders, decoderSlots, OnDecoded);
             for (int i = 0; i < encoderMicroBatches; i++)
-                _freeEncoders.Push(NewMicroBatch(i, encoders, maxBatch, maxBatch * _maxPrompt));
+                _freeEncoders.Push(NewMicroBatch(encoders, maxBatch, maxBatch * _maxPrompt));
             int micro = r.Schedule.MicroBatches > 0 ? r.Schedule.MicroBatches : decoders.Length;
             for (int i = 0; i < micro; i++)
-                _parkedDecoders.Push(NewMicroBatch(100 + i, decoders, decoderSlots, decoderSlots));
+                _parkedDecoders.Push(NewMicroBatch(decoders, decoderSlots, decoderSlots));
             _idleDecoders = micro;
 
             var batch = new List<RequestState>(maxBatch);
@@ -57,14 +57,10 @@ public sealed partial class XRunner
                 if (!_pending.Take(_adjuster, 0, maxBatch, batch, DropCancelled))
                     break;
                 int m = Math.Min(batch.Count, encoders.Length);
-                lock (r._signal)
-                {
-                    while (_freeEncoders.Count < m && r._fault is null)
-                        Monitor.Wait(r._signal, 200);
-                    for (int k = 0; k < m && r._fault is null; k++)
+                r.WaitUntil(() => _freeEncoders.Count >= m);
+                lock (r._signal)   // only this thread pops: the m free ones stay free
+                    for (int k = 0; k < m; k++)
                         parts[k] = _freeEncoders.Pop();
-                }
-                r.ThrowIfFaulted();
                 MarkStarted(batch);
                 for (int k = 0; k < m; k++)
                 {

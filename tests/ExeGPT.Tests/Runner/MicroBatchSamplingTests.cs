@@ -15,7 +15,7 @@ public sealed class MicroBatchSamplingTests
     public void Rows_of_one_rule_share_it_and_mixed_rows_do_not()
     {
         using Backend backend = LoadedModel.CpuBackend();
-        using var mb = new MicroBatch(0, backend, stages: 1, maxTp: 1, hidden: 8, vocab: 16);
+        using var mb = new MicroBatch(backend, stages: 1, maxTp: 1, hidden: 8, vocab: 16);
         mb.EnsureCapacity(rows: 4, tokens: 4);
 
         Assert.That(mb.TryGetSharedSampling(out SamplingOptions shared), Is.True, "no rows");
