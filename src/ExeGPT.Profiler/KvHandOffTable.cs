@@ -104,10 +104,7 @@ internal sealed class KvHandOffTable : IDisposable
                         });
                         runs[rep] = seconds.Max();
                     }
-                    long bytes = slots * (long)length * layers * _kvBytesPerToken;
-                    if (!samples.TryGetValue(bytes, out List<double>? list))
-                        samples[bytes] = list = [];
-                    list.Add(Samples.Median(runs));
+                    Samples.Add(samples, slots * (long)length * layers * _kvBytesPerToken, Samples.Median(runs));
                     progress.Report($"kv hand-off {slots} slot(s) x {length} tokens x {layers} layer(s)");
                 }
             }

@@ -14,7 +14,7 @@ internal static class Samples
         (Median(values), values.Max() - values.Min());
 
     /// <summary>Adds a sample under <paramref name="key"/>.</summary>
-    public static void Add(SortedDictionary<int, List<double>> into, int key, double seconds)
+    public static void Add<TKey>(SortedDictionary<TKey, List<double>> into, TKey key, double seconds) where TKey : notnull
     {
         if (!into.TryGetValue(key, out List<double>? list))
             into[key] = list = [];
