@@ -9,14 +9,10 @@
 // some of its keys lie past the limit of the first row that looks at it.
 #pragma once
 
+#include "core/host_device.h"
+
 #include <cstddef>
 #include <cstdint>
-
-#if defined(__CUDACC__)
-#define EXG_HOST_DEVICE __host__ __device__
-#else
-#define EXG_HOST_DEVICE
-#endif
 
 namespace exg::cuda::prefill {
 

@@ -10,16 +10,10 @@
 // shorter sequence simply uses fewer splits (split_count), so no per-sequence host data is needed.
 #pragma once
 
+#include "core/host_device.h"
+
 #include <cstddef>
 #include <cstdint>
-
-#ifndef EXG_HOST_DEVICE
-#if defined(__CUDACC__)
-#define EXG_HOST_DEVICE __host__ __device__
-#else
-#define EXG_HOST_DEVICE
-#endif
-#endif
 
 namespace exg::cuda::decode {
 
