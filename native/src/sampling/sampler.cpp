@@ -13,11 +13,6 @@ uint64_t rng_init(uint64_t seed, uint64_t stream) {
     return splitmix_finalize(splitmix64(seed) ^ (stream * 0xd1b54a32d192ed03ull + 1));
 }
 
-double rng_uniform(uint64_t& state) {
-    state += kSplitMixIncrement;
-    return static_cast<double>(splitmix_finalize(state) >> 11) * (1.0 / 9007199254740992.0);
-}
-
 void validate_sampling(const exg_sampling_params& p) {
     require(p.struct_size == sizeof(exg_sampling_params), EXG_ERR_INVALID_ARGUMENT, "sampling params: struct_size is ",
             p.struct_size, ", expected ", sizeof(exg_sampling_params));

@@ -2,6 +2,8 @@
 // per-sequence counter-based stream so results do not depend on batch composition or threads.
 #pragma once
 
+#include "core/splitmix.h"  // rng_uniform: the next uniform of a stream
+
 #include <exegpt/exegpt.h>
 
 #include <cstdint>
@@ -9,9 +11,8 @@
 
 namespace exg {
 
+// The start of stream `stream` under `seed`; rng_uniform (core/splitmix.h) draws from it.
 uint64_t rng_init(uint64_t seed, uint64_t stream);
-// Next uniform in [0, 1) from the stream; advances the state.
-double rng_uniform(uint64_t& state);
 
 class Sampler {
 public:

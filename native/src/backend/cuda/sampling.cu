@@ -46,9 +46,9 @@
 // FP64 the exp dominates). The plain path reads the row twice plus one segment; the ranked path reads it
 // once for the max, three times per descent (top-k when k < vocab, top-p when top_p < 1, the draw), and
 // once more at most for the tie rank, and takes exp only of elements still inside the descent's prefix.
-// The uniform u is drawn exactly as rng_uniform (core/splitmix.h, sampling/sampler.cpp): state += golden
-// gamma, then the top 53 bits of the SplitMix64 finaliser times 2^-53, in 64-bit integers and double, once
-// per non-greedy row (also for top_k = 1), so the streams advance exactly as on the CPU.
+// The uniform u is drawn by the CPU sampler's own rng_uniform (core/splitmix.h, a host/device function:
+// 64-bit integers and double), once per non-greedy row (also for top_k = 1), so the streams advance
+// exactly as on the CPU.
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
 #include "core/error.h"
@@ -67,12 +67,6 @@ constexpr int kThreads = 512;
 constexpr int64_t kMaxVocab = int64_t{1} << 30;  // int32 indices with room for the strided loops
 constexpr int kWarps = kThreads / 32;
 constexpr unsigned kFullMask = 0xffffffffu;
-
-// --- the random stream (must equal rng_uniform in sampling/sampler.cpp) --------------------------------
-__device__ __forceinline__ double rng_uniform_device(uint64_t& state) {
-    state += kSplitMixIncrement;
-    return static_cast<double>(splitmix_finalize(state) >> 11) * (1.0 / 9007199254740992.0);
-}
 
 struct SampleArgs {
     const float* logits;
@@ -191,7 +185,7 @@ __global__ void __launch_bounds__(kThreads) sample_plain_kernel(const SampleArgs
     if (lane_id() == 31) s_d[warp_id()] = incl;
     if (threadIdx.x == 0) {
         uint64_t state = a.rng_states[blockIdx.x];
-        s_u = rng_uniform_device(state);
+        s_u = rng_uniform(state);
         a.rng_states[blockIdx.x] = state;
     }
     __syncthreads();
@@ -433,7 +427,7 @@ __global__ void __launch_bounds__(kThreads) sample_ranked_kernel(const SampleArg
     if (ms.max_logit == -INFINITY) {
         if (threadIdx.x == 0) {
             uint64_t state = a.rng_states[blockIdx.x];
-            (void)rng_uniform_device(state);
+            (void)rng_uniform(state);
             a.rng_states[blockIdx.x] = state;
             a.tokens[blockIdx.x] = a.top_k - 1;
         }
@@ -468,7 +462,7 @@ __global__ void __launch_bounds__(kThreads) sample_ranked_kernel(const SampleArg
     // The draw, then the first kept token whose cumulative mass exceeds floor(u * kept_total).
     if (threadIdx.x == 0) {
         uint64_t state = a.rng_states[blockIdx.x];
-        s_u = rng_uniform_device(state);
+        s_u = rng_uniform(state);
         a.rng_states[blockIdx.x] = state;
     }
     __syncthreads();

@@ -182,8 +182,7 @@ void RefBackend::sample(const SampleParams& p) {
         }
         double kept = 0;
         for (size_t i = 0; i < keep; ++i) kept += w[i];
-        p.rng_states[r] += kSplitMixIncrement;
-        const double u = static_cast<double>(splitmix_finalize(p.rng_states[r]) >> 11) / 9007199254740992.0;
+        const double u = rng_uniform(p.rng_states[r]);
         double cumulative = 0;
         int32_t chosen = order[keep - 1];
         for (size_t i = 0; i < keep; ++i)

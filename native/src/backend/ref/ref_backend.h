@@ -1,6 +1,7 @@
 // The reference backend: every op as the plainest possible loops, one thread, double accumulation.
 // It is the independent yardstick the op-parity harness holds every real backend (CPU, CUDA) to, so
-// it shares no code with them and never optimises.
+// it shares no code with them but the definition of the sampling streams (core/splitmix.h), and never
+// optimises.
 #pragma once
 
 #include "backend/backend.h"
