@@ -6,29 +6,16 @@
 //  - layer_norm with a residual: the sum is rounded into x first and the rounded x is normalised.
 #include "emulated_backend.h"
 
+#include "core/activation.h"
 #include "core/dtype.h"
 #include "core/error.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 namespace exg::ops {
-namespace {
-
-float activate(float x, int32_t act) {
-    switch (act) {
-        case EXG_ACT_RELU: return x > 0 ? x : 0;
-        case EXG_ACT_GELU: return 0.5f * x * (1 + std::erf(x * 0.70710678f));
-        case EXG_ACT_GELU_TANH: return 0.5f * x * (1 + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x)));
-        case EXG_ACT_SILU: return x / (1 + std::exp(-x));
-        default: return x;
-    }
-}
-
-}  // namespace
 
 EmulatedHalfBackend::EmulatedHalfBackend(exg_dtype dtype) : dtype_(dtype) {
     require(dtype == EXG_DTYPE_F16 || dtype == EXG_DTYPE_BF16, EXG_ERR_INVALID_ARGUMENT,

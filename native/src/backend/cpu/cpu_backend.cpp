@@ -1,6 +1,7 @@
 #include "backend/cpu/cpu_backend.h"
 
 #include "backend/cpu/small_gemm.h"
+#include "core/activation.h"
 #include "core/error.h"
 #include "sampling/sampler.h"
 
@@ -24,19 +25,6 @@ namespace {
 
 constexpr size_t kAlignment = 64;
 constexpr int64_t kSkinnyRows = 64;
-
-inline float activate(float x, int32_t act) {
-    switch (act) {
-        case EXG_ACT_RELU: return x > 0.0f ? x : 0.0f;
-        case EXG_ACT_GELU: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
-        case EXG_ACT_GELU_TANH: {
-            const float inner = 0.79788456080286536f * (x + 0.044715f * x * x * x);
-            return 0.5f * x * (1.0f + std::tanh(inner));
-        }
-        case EXG_ACT_SILU: return x / (1.0f + std::exp(-x));
-        default: return x;
-    }
-}
 
 }  // namespace
 

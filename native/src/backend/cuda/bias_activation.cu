@@ -3,27 +3,13 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/storage.cuh"
+#include "core/activation.h"  // the CPU backend's formulas, in F32
 #include "core/error.h"
 
 #include <algorithm>
-#include <cmath>
 
 namespace exg::cuda {
 namespace {
-
-// The CPU backend's formulas (cpu_backend.cpp), in F32.
-__device__ __forceinline__ float activate(float x, int32_t activation) {
-    switch (activation) {
-        case EXG_ACT_RELU: return x > 0.0f ? x : 0.0f;
-        case EXG_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-        case EXG_ACT_GELU_TANH: {
-            const float inner = 0.7978845608028654f * (x + 0.044715f * x * x * x);
-            return 0.5f * x * (1.0f + tanhf(inner));
-        }
-        case EXG_ACT_SILU: return x / (1.0f + expf(-x));
-        default: return x;
-    }
-}
 
 // Grid: x covers the columns in groups of N (one group per thread, its bias slice held in registers); y
 // strides over the rows. For N == kPack the host guarantees that x, bias and every row start are 16-byte
