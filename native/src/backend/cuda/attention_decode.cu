@@ -28,6 +28,7 @@
 // the products) nor counted (score -inf, probability exp2(-inf) = 0). A group that has not yet met a key of
 // the chunk keeps m = -inf and is skipped until it does, so -inf - -inf never occurs; every chunk has at
 // least one key, so the merged max is finite.
+#include "backend/cuda/attention_tiling.h"  // prefill::supported_head_dim: both paths take the same head dims
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/decode_split.h"
 #include "backend/cuda/kernels.h"
@@ -273,8 +274,8 @@ size_t attention_workspace_bytes(int32_t num_seqs, int32_t num_heads, int32_t he
 }
 
 void decode_attention(const AttentionLaunch& p, cudaStream_t stream) {
-    require(p.head_dim == 64 || p.head_dim == 80 || p.head_dim == 96 || p.head_dim == 128, EXG_ERR_UNSUPPORTED,
-            "decode attention: head dim ", p.head_dim, " is not supported (64, 80, 96 or 128)");
+    require(prefill::supported_head_dim(p.head_dim), EXG_ERR_UNSUPPORTED, "decode attention: head dim ", p.head_dim,
+            " is not supported (64, 80, 96 or 128)");
     check_storage_dtype(p.dtype, "decode attention");
     require(p.num_seqs >= 0 && p.num_heads > 0, EXG_ERR_INVALID_ARGUMENT, "decode attention: ", p.num_seqs,
             " sequences of ", p.num_heads, " heads");
