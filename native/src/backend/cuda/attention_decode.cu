@@ -60,20 +60,9 @@ struct KeyLanes {
     static_assert(D <= kThreads, "one thread per output dim in the merge steps");
 };
 
-struct DecodeArgs {
-    const int32_t* slot;
-    const int32_t* q_start;
-    const int32_t* past;
-    const void* qkv;
-    int64_t qkv_stride;
-    void* out;
-    int64_t out_stride;
-    const void* k_cache;
-    const void* v_cache;
-    int64_t slot_stride;
-    int64_t head_stride;
-    int32_t num_heads;
-    float scale_log2;  // scale * log2 e
+// The launch plus what decode_attention derives from it.
+struct DecodeArgs : AttentionLaunch {
+    float scale_log2;  // scale * log2 e (the kernels read this, not scale)
     SplitPlan plan;
     float* partial_o;   // workspace [partials][head_dim] (split launches only)
     float* partial_ml;  // workspace [partials][2]: max, sum
@@ -299,18 +288,7 @@ void decode_attention(const AttentionLaunch& p, cudaStream_t stream) {
             " (attention_workspace_bytes gives the size)");
 
     DecodeArgs a{};
-    a.slot = p.slot;
-    a.q_start = p.q_start;
-    a.past = p.past;
-    a.qkv = p.qkv;
-    a.qkv_stride = p.qkv_stride;
-    a.out = p.out;
-    a.out_stride = p.out_stride;
-    a.k_cache = p.k_cache;
-    a.v_cache = p.v_cache;
-    a.slot_stride = p.slot_stride;
-    a.head_stride = p.head_stride;
-    a.num_heads = p.num_heads;
+    static_cast<AttentionLaunch&>(a) = p;
     a.scale_log2 = p.scale * kLog2e;
     a.plan = plan;
     if (need > 0) {

@@ -415,9 +415,7 @@ const CudaBackend::AttentionBatch& CudaBackend::stage_attention(const AttentionP
 
 void CudaBackend::gemm(const GemmParams& p) {
     use_device();
-    const GemmLaunch launch{kernel_dtype_, p.m, p.n, p.k, p.a, p.lda, p.w, p.ldw, p.bias, p.out, p.ldo, p.out_f32,
-                            p.activation};
-    gemm_->run(launch, stream_.get());
+    gemm_->run(GemmLaunch{p, kernel_dtype_}, stream_.get());
 }
 
 void CudaBackend::layer_norm(const LayerNormParams& p) {
@@ -447,27 +445,15 @@ void CudaBackend::attention(const AttentionParams& p) {
     const AttentionBatch& batch = stage_attention(p);
     if (batch.shape.total_tokens == 0) return;
     AttentionLaunch launch{};
-    launch.dtype = kernel_dtype_;
-    launch.num_seqs = p.num_seqs;
-    launch.slot = batch.slot;
+    static_cast<AttentionParams&>(launch) = p;
+    launch.slot = batch.slot;  // the staged device copies of the four host arrays
     launch.q_start = batch.q_start;
     launch.len = batch.len;
     launch.past = batch.past;
+    launch.dtype = kernel_dtype_;
     launch.max_len = batch.shape.max_len;
     launch.max_total = batch.shape.max_total;
     launch.total_tokens = batch.shape.total_tokens;
-    launch.qkv = p.qkv;
-    launch.qkv_stride = p.qkv_stride;
-    launch.out = p.out;
-    launch.out_stride = p.out_stride;
-    launch.k_cache = p.k_cache;
-    launch.v_cache = p.v_cache;
-    launch.slot_stride = p.slot_stride;
-    launch.head_stride = p.head_stride;
-    launch.num_heads = p.num_heads;
-    launch.head_dim = p.head_dim;
-    launch.scale = p.scale;
-    launch.causal = p.causal;
     launch.sm_count = sm_count_;
     append_kv(launch, stream_.get());
     // backend.h: decode means every len is 1; the decode kernels rely on it, so the host arrays decide.

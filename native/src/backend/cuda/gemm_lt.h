@@ -18,18 +18,9 @@
 
 namespace exg::cuda {
 
-struct GemmLaunch {
+// backend.h's GemmParams plus the storage dtype of a, w and bias, and of out unless out_f32.
+struct GemmLaunch : GemmParams {
     DType dtype;
-    int64_t m, n, k;
-    const void* a;
-    int64_t lda;
-    const void* w;
-    int64_t ldw;
-    const void* bias;    // [n] in the storage dtype; may be null
-    void* out;
-    int64_t ldo;
-    int32_t out_f32;     // 1: out is F32 (the LM head's logits)
-    int32_t activation;  // exg_activation, or -1 for none
 };
 
 // The workspace cuBLASLt gets: 32 MiB on Hopper (sm_90+), 4 MiB before.

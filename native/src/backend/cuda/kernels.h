@@ -6,6 +6,8 @@
 // Storage is F16 or BF16 (DType), accumulation is F32. Element counts and strides are in elements.
 #pragma once
 
+#include "backend/backend.h"
+
 #include <cuda_runtime.h>
 
 #include <cstddef>
@@ -16,30 +18,17 @@ namespace exg::cuda {
 enum class DType : int32_t { F16 = 1, BF16 = 2 };  // the values of exg_dtype
 
 // --- attention (attention_prefill.cu, attention_decode.cu) -------------------------------------------
-// One layer of causal self-attention over a ragged batch; the cache layout of backend.h's
-// AttentionParams: (slot, head, pos, d) at slot * slot_stride + head * head_stride + pos * head_dim + d.
-struct AttentionLaunch {
+// One layer of self-attention over a ragged batch: backend.h's AttentionParams (its cache layout:
+// (slot, head, pos, d) at slot * slot_stride + head * head_stride + pos * head_dim + d), except that slot,
+// q_start, len and past are DEVICE arrays [num_seqs] here (the backend staged the host ones), plus what the
+// launch needs beyond them. head_dim: 64, 80, 96 or 128 (others: a clear Error). causal = 0: every row
+// attends to all past + len keys (prefill only; decode ignores it). decode is not read: the backend picks
+// the launch.
+struct AttentionLaunch : AttentionParams {
     DType dtype;
-    int32_t num_seqs;
-    const int32_t* slot;     // device [num_seqs]
-    const int32_t* q_start;  // device [num_seqs]: first row of the sequence in qkv/out
-    const int32_t* len;      // device [num_seqs]: new tokens
-    const int32_t* past;     // device [num_seqs]: tokens already in the cache
     int32_t max_len;         // host-known max of len (grid sizing)
     int32_t max_total;       // host-known max of past + len
     int64_t total_tokens;    // sum of len
-    const void* qkv;         // [total_tokens x qkv_stride]: q (num_heads*head_dim), k, v
-    int64_t qkv_stride;
-    void* out;               // [total_tokens x out_stride]: num_heads*head_dim per row, head-major
-    int64_t out_stride;
-    void* k_cache;
-    void* v_cache;
-    int64_t slot_stride;
-    int64_t head_stride;
-    int32_t num_heads;
-    int32_t head_dim;        // 64, 80, 96 or 128 (others: a clear Error)
-    float scale;
-    int32_t causal;          // 0: every row attends to all past + len keys (prefill only; decode ignores it)
     int32_t sm_count;        // the device's multiprocessors (split-KV sizing)
     void* workspace;         // caller-owned, attention_workspace_bytes(...) bytes; may be null when that is 0
     size_t workspace_bytes;
