@@ -6,7 +6,6 @@
 
 #include <exegpt/exegpt.h>
 
-#include <new>
 #include <string>
 
 namespace exg {
@@ -16,23 +15,15 @@ void clear_last_error();
 
 template <class F>
 exg_status guard(F&& body) noexcept {
-    try {
-        clear_last_error();
-        body();
-        return EXG_OK;
-    } catch (const Error& e) {
-        set_last_error(e.what());
-        return e.status();
-    } catch (const std::bad_alloc&) {
-        set_last_error("out of host memory");
-        return EXG_ERR_OUT_OF_MEMORY;
-    } catch (const std::exception& e) {
-        set_last_error(std::string("internal error: ") + e.what());
-        return EXG_ERR_INTERNAL;
-    } catch (...) {
-        set_last_error("internal error: unknown exception");
-        return EXG_ERR_INTERNAL;
-    }
+    return catch_status(
+        [&] {
+            clear_last_error();
+            body();
+        },
+        [](const char* message, bool internal) {
+            if (!internal) set_last_error(message);
+            else set_last_error(std::string("internal error: ") + (message != nullptr ? message : "unknown exception"));
+        });
 }
 
 template <class T>

@@ -7,8 +7,6 @@
 #include "core/error.h"
 
 #include <cstdio>
-#include <exception>
-#include <new>
 
 #define EXG_CUDA_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -21,22 +19,9 @@ void write_error(char* error, size_t capacity, const char* message) {
 // Runs body; on an exception writes its message and returns its status.
 template <class Body>
 exg_status guarded(char* error, size_t capacity, Body&& body) noexcept {
-    try {
-        body();
-        return EXG_OK;
-    } catch (const exg::Error& e) {
-        write_error(error, capacity, e.what());
-        return e.status();
-    } catch (const std::bad_alloc&) {
-        write_error(error, capacity, "out of host memory");
-        return EXG_ERR_OUT_OF_MEMORY;
-    } catch (const std::exception& e) {
-        write_error(error, capacity, e.what());
-        return EXG_ERR_INTERNAL;
-    } catch (...) {
-        write_error(error, capacity, "unknown exception in the CUDA backend library");
-        return EXG_ERR_INTERNAL;
-    }
+    return exg::catch_status(body, [&](const char* message, bool) {
+        write_error(error, capacity, message != nullptr ? message : "unknown exception in the CUDA backend library");
+    });
 }
 
 }  // namespace
