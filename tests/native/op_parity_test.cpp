@@ -7,6 +7,7 @@
 #include "backend/backend_registry.h"
 #include "backend/cpu/cpu_backend.h"
 #include "backend/ref/ref_backend.h"
+#include "core/dtype.h"
 #include "emulated_backend.h"
 #include "op_harness.h"
 
@@ -27,7 +28,7 @@ std::string describe(const OpCase& c, const exg::ops::ParityResult& r) {
     return c.op + " " + c.shape + ": " + r.summary() + " (tolerance " + std::to_string(r.tolerance) + ")";
 }
 
-std::string dtype_name(exg_dtype d) { return d == EXG_DTYPE_F16 ? "f16" : d == EXG_DTYPE_BF16 ? "bf16" : "f32"; }
+using exg::dtype_name;
 
 class CpuOpParity : public ::testing::TestWithParam<OpCase> {};
 

@@ -21,6 +21,17 @@ inline const char* dtype_safetensors_name(exg_dtype t) {
     return "?";
 }
 
+// The lowercase name of messages, file names and benchmark results: "f32", "f16", "bf16". Takes an int32_t, as
+// the C ABI and the KV blob header carry dtypes; any other value is "unknown-dtype".
+inline const char* dtype_name(int32_t t) {
+    switch (t) {
+        case EXG_DTYPE_F32: return "f32";
+        case EXG_DTYPE_F16: return "f16";
+        case EXG_DTYPE_BF16: return "bf16";
+    }
+    return "unknown-dtype";
+}
+
 inline float bf16_to_f32(uint16_t h) {
     uint32_t bits = static_cast<uint32_t>(h) << 16;
     float f;
@@ -85,6 +96,27 @@ inline uint16_t f32_to_f16(float f) {
     const uint32_t rem = abs & 0x1fffu;
     if (rem > 0x1000u || (rem == 0x1000u && (v & 1u))) ++v;
     return sign | static_cast<uint16_t>(v);
+}
+
+// One value in storage dtype t: the dtype_size(t) bytes at `bits`, from F32 (rounded as above) and back.
+inline void f32_to_storage(exg_dtype t, float f, void* bits) {
+    if (t == EXG_DTYPE_F32) {
+        std::memcpy(bits, &f, 4);
+        return;
+    }
+    const uint16_t h = t == EXG_DTYPE_BF16 ? f32_to_bf16(f) : f32_to_f16(f);
+    std::memcpy(bits, &h, 2);
+}
+
+inline float storage_to_f32(exg_dtype t, const void* bits) {
+    if (t == EXG_DTYPE_F32) {
+        float f;
+        std::memcpy(&f, bits, 4);
+        return f;
+    }
+    uint16_t h;
+    std::memcpy(&h, bits, 2);
+    return t == EXG_DTYPE_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
 }
 
 }  // namespace exg

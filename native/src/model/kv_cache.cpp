@@ -1,5 +1,6 @@
 #include "model/kv_cache.h"
 
+#include "core/dtype.h"
 #include "core/error.h"
 
 #include <cstring>
@@ -19,15 +20,6 @@ struct KvBlobHeader {
 };
 constexpr char kMagic[8] = {'E', 'X', 'G', 'K', 'V', '\0', '\0', '\0'};
 constexpr uint32_t kVersion = 4;  // 3 held F32 only, 2 whole shards only
-
-const char* dtype_name(uint32_t dtype) {
-    switch (dtype) {
-        case EXG_DTYPE_F32: return "f32";
-        case EXG_DTYPE_F16: return "f16";
-        case EXG_DTYPE_BF16: return "bf16";
-        default: return "unknown-dtype";
-    }
-}
 
 bool inside(int32_t begin, int32_t end, int32_t outer_begin, int32_t outer_end) {
     return begin >= outer_begin && end <= outer_end && begin < end;
@@ -166,7 +158,8 @@ void KvCache::import_from(int32_t slot, const void* src, uint64_t bytes) {
     require(h.version == kVersion, EXG_ERR_FORMAT, "kv cache import: blob version ", h.version,
             ", this library reads version ", kVersion);
     require(h.dtype == static_cast<uint32_t>(backend_->dtype()), EXG_ERR_FORMAT, "kv cache import: blob holds ",
-            dtype_name(h.dtype), " values, this cache (", backend_->name(), " backend) stores ", dtype_name(backend_->dtype()));
+            dtype_name(static_cast<int32_t>(h.dtype)), " values, this cache (", backend_->name(), " backend) stores ",
+            dtype_name(backend_->dtype()));
     require(h.head_dim == shape_.head_dim, EXG_ERR_FORMAT, "kv cache import: blob head_dim ", h.head_dim,
             " differs from this cache's head_dim ", shape_.head_dim);
     const KvPart all = whole();

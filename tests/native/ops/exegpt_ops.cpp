@@ -9,7 +9,7 @@
 // Backends that cannot be created here are reported as skipped with the reason.
 #include "backend/backend_registry.h"
 #include "backend/ref/ref_backend.h"
-#include "core/error.h"
+#include "core/dtype.h"
 #include "op_harness.h"
 
 #include <nlohmann/json.hpp>
@@ -37,7 +37,7 @@ constexpr const char* kUsage =
     std::exit(2);
 }
 
-const char* dtype_name(exg_dtype d) { return d == EXG_DTYPE_F32 ? "f32" : d == EXG_DTYPE_F16 ? "f16" : "bf16"; }
+using exg::dtype_name;
 
 int parse_int(const std::string& flag, const std::string& text) {
     try {

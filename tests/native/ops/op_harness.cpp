@@ -23,10 +23,11 @@ std::vector<float> random_floats(size_t n, uint32_t seed, float lo, float hi) {
 }
 
 void round_through(std::vector<float>& values, exg_dtype dtype) {
-    if (dtype == EXG_DTYPE_BF16)
-        for (auto& x : values) x = bf16_to_f32(f32_to_bf16(x));
-    else if (dtype == EXG_DTYPE_F16)
-        for (auto& x : values) x = f16_to_f32(f32_to_f16(x));
+    unsigned char bits[4];
+    for (auto& x : values) {
+        f32_to_storage(dtype, x, bits);
+        x = storage_to_f32(dtype, bits);
+    }
 }
 
 std::vector<float> inputs(size_t n, uint32_t seed, exg_dtype dtype, float lo, float hi) {
