@@ -4,6 +4,7 @@
 //   exegpt-bench [--models opt-125m,opt-1.3b] [--batches 1,8,32] [--prompt-len 32] [--decode-steps 16]
 //                [--repeats 3] [--threads N] [--out results.json]
 #include "backend/cpu/cpu_backend.h"
+#include "bench_common.h"
 #include "fma_peak.h"
 #include "machine_info.h"
 
@@ -14,11 +15,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
-#include <fstream>
 #include <iostream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +25,7 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using exg::bench::median;
 using nlohmann::ordered_json;
 
 struct Options {
@@ -39,60 +38,30 @@ struct Options {
     std::string out;
 };
 
-[[noreturn]] void usage(const std::string& error) {
-    std::cerr << "exegpt-bench: " << error
-              << "\nusage: exegpt-bench [--models a,b] [--batches 1,8,32] [--prompt-len N] [--decode-steps N]"
-                 " [--repeats N] [--threads N] [--out FILE]\n";
-    std::exit(2);
-}
-
-int parse_int(const std::string& flag, const std::string& v) {
-    try {
-        size_t used = 0;
-        const int x = std::stoi(v, &used);
-        if (used != v.size() || x <= 0) throw std::invalid_argument(v);
-        return x;
-    } catch (const std::exception&) {
-        usage(flag + " expects a positive integer, got \"" + v + "\"");
-    }
-}
-
-std::vector<std::string> split(const std::string& s) {
-    std::vector<std::string> parts;
-    std::stringstream ss(s);
-    for (std::string p; std::getline(ss, p, ',');)
-        if (!p.empty()) parts.push_back(p);
-    return parts;
-}
+const exg::bench::Program kProgram{"exegpt-bench",
+                                   "[--models a,b] [--batches 1,8,32] [--prompt-len N] [--decode-steps N] [--repeats N]"
+                                   " [--threads N] [--out FILE]"};
 
 Options parse(int argc, char** argv) {
     Options o;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&]() -> std::string {
-            if (i + 1 >= argc) usage(a + " needs a value");
+            if (i + 1 >= argc) kProgram.usage_error(a + " needs a value");
             return argv[++i];
         };
-        if (a == "--models") o.models = split(value());
-        else if (a == "--batches") {
-            o.batches.clear();
-            for (const auto& b : split(value())) o.batches.push_back(parse_int(a, b));
-        } else if (a == "--prompt-len") o.prompt_len = parse_int(a, value());
-        else if (a == "--decode-steps") o.decode_steps = parse_int(a, value());
-        else if (a == "--repeats") o.repeats = parse_int(a, value());
-        else if (a == "--threads") o.threads = parse_int(a, value());
+        if (a == "--models") o.models = exg::bench::split(value());
+        else if (a == "--batches") o.batches = kProgram.parse_ints(a, value());
+        else if (a == "--prompt-len") o.prompt_len = kProgram.parse_int(a, value());
+        else if (a == "--decode-steps") o.decode_steps = kProgram.parse_int(a, value());
+        else if (a == "--repeats") o.repeats = kProgram.parse_int(a, value());
+        else if (a == "--threads") o.threads = kProgram.parse_int(a, value());
         else if (a == "--out") o.out = value();
-        else if (a == "-h" || a == "--help") usage("help");
-        else usage("unknown argument \"" + a + "\"");
+        else if (a == "-h" || a == "--help") kProgram.usage_error("help");
+        else kProgram.usage_error("unknown argument \"" + a + "\"");
     }
     if (o.threads == 0) o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     return o;
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 ordered_json describe_machine(int threads, const FmaPeak& peak) {
@@ -255,11 +224,8 @@ int main(int argc, char** argv) {
     std::printf("measured FP32 FMA peak: %.1f GFLOP/s (%s)\n", peak.gflops, peak.isa.c_str());
 
     ordered_json doc;
-    const std::time_t now = std::time(nullptr);
-    char date[32];
-    std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
     doc["benchmark"] = "exegpt-bench cpu";
-    doc["date"] = date;
+    doc["date"] = exg::bench::utc_date();
     doc["machine"] = describe_machine(o.threads, peak);
     doc["settings"] = {{"prompt_len", o.prompt_len}, {"decode_steps", o.decode_steps}, {"repeats", o.repeats},
                        {"statistic", "median"}, {"dtype", "f32"}, {"weights", "seeded random"}};
@@ -276,16 +242,5 @@ int main(int argc, char** argv) {
     }
     doc["machine"]["measured_fma_peak_gflops"] = peak.gflops;
     doc["gemm"] = gemms;
-    if (!o.out.empty()) {
-        std::ofstream out(o.out);
-        out << doc.dump(2) << "\n";
-        if (!out) {
-            std::cerr << "exegpt-bench: cannot write " << o.out << "\n";
-            return 1;
-        }
-        std::printf("results written to %s\n", o.out.c_str());
-    } else {
-        std::cout << doc.dump(2) << "\n";
-    }
-    return 0;
+    return kProgram.write_json(doc, o.out) ? 0 : 1;
 }

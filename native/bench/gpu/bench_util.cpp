@@ -11,11 +11,8 @@ bool Options::runs(const std::string& section) const {
     return only.empty() || std::find(only.begin(), only.end(), section) != only.end();
 }
 
-double median(std::vector<double> v) {
-    if (v.empty()) return 0.0;
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+exg_backend_params Options::backend_params() const {
+    return {sizeof(exg_backend_params), backend, device, 0, backend == EXG_BACKEND_CPU ? -1 : dtype};
 }
 
 Timing time_calls(Backend& backend, const std::function<void(int64_t)>& call, int samples, double target_s) {

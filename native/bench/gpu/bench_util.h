@@ -2,9 +2,11 @@
 #pragma once
 
 #include "backend/backend.h"
+#include "bench_common.h"
 
 #include <exegpt/exegpt.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -19,6 +21,7 @@ struct Options {
     int32_t dtype = EXG_DTYPE_BF16;
     std::vector<std::string> only;  // sections to run; empty: all
     int samples = 11;
+    size_t copy_bytes = size_t{1} << 30;  // the copy section's buffers (--copy-mib)
     // prefill attention: batch = max(1, prefill_tokens / length) sequences of `length` tokens each
     std::vector<int> prefill_lengths = {512, 1024, 2048, 4096, 8192};
     int prefill_tokens = 8192;
@@ -43,9 +46,11 @@ struct Options {
     std::string out;
 
     bool runs(const std::string& section) const;
+    // The backend to create, through the C ABI or the internal registry (the CPU takes its default dtype).
+    exg_backend_params backend_params() const;
 };
 
-double median(std::vector<double> v);
+using bench::median;
 
 // Seconds per call: `samples` samples, each of `inner` back-to-back calls between two synchronisations,
 // with inner chosen (after one warm-up call and one probe call) so a sample holds about target_s of work.

@@ -13,6 +13,7 @@
 // Exit status 1 when a section failed (the others still run and are written), 2 on bad arguments.
 #include "backend/backend_registry.h"
 #include "bench_util.h"
+#include "core/dtype.h"
 #include "kernel_bench.h"
 #include "machine_info.h"
 #include "model_bench.h"
@@ -23,12 +24,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <ctime>
-#include <fstream>
 #include <functional>
-#include <iostream>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -40,124 +37,71 @@ using nlohmann::ordered_json;
 
 const char* const kSections[] = {"copy", "prefill", "decode", "gemm", "e2e"};
 
-[[noreturn]] void usage(const std::string& error) {
-    std::cerr << "exegpt-gpu-bench: " << error
-              << "\nusage: exegpt-gpu-bench [--only copy,prefill,decode,gemm,e2e] [--backend cuda|cpu] [--device N]"
-                 " [--dtype bf16|f16] [--samples N] [--copy-mib N] [--prefill-lengths L,..] [--prefill-tokens N]"
-                 " [--prefill-heads N] [--head-dim N] [--decode-batches B,..] [--decode-contexts C,..]"
-                 " [--decode-heads N] [--gemm-m M,..] [--hidden N] [--ffn N] [--model PRESET] [--e2e-batches B,..]"
-                 " [--prompt-len N] [--new-tokens N] [--layers N] [--checkpoint DIR] [--rounds N] [--out FILE]\n";
-    std::exit(2);
-}
+const exg::bench::Program kProgram{
+    "exegpt-gpu-bench",
+    "[--only copy,prefill,decode,gemm,e2e] [--backend cuda|cpu] [--device N] [--dtype bf16|f16] [--samples N]"
+    " [--copy-mib N] [--prefill-lengths L,..] [--prefill-tokens N] [--prefill-heads N] [--head-dim N]"
+    " [--decode-batches B,..] [--decode-contexts C,..] [--decode-heads N] [--gemm-m M,..] [--hidden N] [--ffn N]"
+    " [--model PRESET] [--e2e-batches B,..] [--prompt-len N] [--new-tokens N] [--layers N] [--checkpoint DIR]"
+    " [--rounds N] [--out FILE]"};
 
-int parse_int(const std::string& flag, const std::string& v, int min = 1) {
-    try {
-        size_t used = 0;
-        const int x = std::stoi(v, &used);
-        if (used != v.size() || x < min) throw std::invalid_argument(v);
-        return x;
-    } catch (const std::exception&) {
-        usage(flag + " expects an integer >= " + std::to_string(min) + ", got \"" + v + "\"");
-    }
-}
-
-std::vector<std::string> split(const std::string& s) {
-    std::vector<std::string> parts;
-    std::stringstream ss(s);
-    for (std::string p; std::getline(ss, p, ',');)
-        if (!p.empty()) parts.push_back(p);
-    return parts;
-}
-
-std::vector<int> parse_ints(const std::string& flag, const std::string& v) {
-    std::vector<int> xs;
-    for (const auto& part : split(v)) xs.push_back(parse_int(flag, part));
-    if (xs.empty()) usage(flag + " needs at least one number");
-    return xs;
-}
-
-struct Parsed {
+Options parse(int argc, char** argv) {
     Options o;
-    size_t copy_bytes = size_t{1} << 30;
-};
-
-Parsed parse(int argc, char** argv) {
-    Parsed parsed;
-    Options& o = parsed.o;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&]() -> std::string {
-            if (i + 1 >= argc) usage(a + " needs a value");
+            if (i + 1 >= argc) kProgram.usage_error(a + " needs a value");
             return argv[++i];
         };
         if (a == "--only") {
-            o.only = split(value());
+            o.only = exg::bench::split(value());
             for (const auto& s : o.only)
                 if (std::find(std::begin(kSections), std::end(kSections), s) == std::end(kSections))
-                    usage("--only: unknown section \"" + s + "\" (copy, prefill, decode, gemm, e2e)");
+                    kProgram.usage_error("--only: unknown section \"" + s + "\" (copy, prefill, decode, gemm, e2e)");
         } else if (a == "--backend") {
             const auto v = value();
-            if (v != "cuda" && v != "cpu") usage("--backend must be cuda or cpu");
+            if (v != "cuda" && v != "cpu") kProgram.usage_error("--backend must be cuda or cpu");
             o.backend = v == "cuda" ? EXG_BACKEND_CUDA : EXG_BACKEND_CPU;
         } else if (a == "--device") {
-            o.device = parse_int(a, value(), 0);
+            o.device = kProgram.parse_int(a, value(), 0);
         } else if (a == "--dtype") {
             const auto v = value();
-            if (v != "bf16" && v != "f16") usage("--dtype must be bf16 or f16");
+            if (v != "bf16" && v != "f16") kProgram.usage_error("--dtype must be bf16 or f16");
             o.dtype = v == "bf16" ? EXG_DTYPE_BF16 : EXG_DTYPE_F16;
-        } else if (a == "--samples") o.samples = parse_int(a, value());
-        else if (a == "--copy-mib") parsed.copy_bytes = static_cast<size_t>(parse_int(a, value())) << 20;
-        else if (a == "--prefill-lengths") o.prefill_lengths = parse_ints(a, value());
-        else if (a == "--prefill-tokens") o.prefill_tokens = parse_int(a, value());
-        else if (a == "--prefill-heads") o.prefill_heads = parse_int(a, value());
-        else if (a == "--head-dim") o.head_dim = parse_int(a, value());
-        else if (a == "--decode-batches") o.decode_batches = parse_ints(a, value());
-        else if (a == "--decode-contexts") o.decode_contexts = parse_ints(a, value());
-        else if (a == "--decode-heads") o.decode_heads = parse_int(a, value());
-        else if (a == "--gemm-m") o.gemm_m = parse_ints(a, value());
-        else if (a == "--hidden") o.hidden = parse_int(a, value());
-        else if (a == "--ffn") o.ffn = parse_int(a, value());
+        } else if (a == "--samples") o.samples = kProgram.parse_int(a, value());
+        else if (a == "--copy-mib") o.copy_bytes = static_cast<size_t>(kProgram.parse_int(a, value())) << 20;
+        else if (a == "--prefill-lengths") o.prefill_lengths = kProgram.parse_ints(a, value());
+        else if (a == "--prefill-tokens") o.prefill_tokens = kProgram.parse_int(a, value());
+        else if (a == "--prefill-heads") o.prefill_heads = kProgram.parse_int(a, value());
+        else if (a == "--head-dim") o.head_dim = kProgram.parse_int(a, value());
+        else if (a == "--decode-batches") o.decode_batches = kProgram.parse_ints(a, value());
+        else if (a == "--decode-contexts") o.decode_contexts = kProgram.parse_ints(a, value());
+        else if (a == "--decode-heads") o.decode_heads = kProgram.parse_int(a, value());
+        else if (a == "--gemm-m") o.gemm_m = kProgram.parse_ints(a, value());
+        else if (a == "--hidden") o.hidden = kProgram.parse_int(a, value());
+        else if (a == "--ffn") o.ffn = kProgram.parse_int(a, value());
         else if (a == "--model") o.model = value();
-        else if (a == "--e2e-batches") o.e2e_batches = parse_ints(a, value());
-        else if (a == "--prompt-len") o.prompt_len = parse_int(a, value());
-        else if (a == "--new-tokens") o.new_tokens = parse_int(a, value(), 2);  // one from the prefill, one decoded
-        else if (a == "--layers") o.layers = parse_int(a, value());
+        else if (a == "--e2e-batches") o.e2e_batches = kProgram.parse_ints(a, value());
+        else if (a == "--prompt-len") o.prompt_len = kProgram.parse_int(a, value());
+        else if (a == "--new-tokens") o.new_tokens = kProgram.parse_int(a, value(), 2);  // one from the prefill, one decoded
+        else if (a == "--layers") o.layers = kProgram.parse_int(a, value());
         else if (a == "--checkpoint") o.checkpoint = value();
-        else if (a == "--rounds") o.rounds = parse_int(a, value());
+        else if (a == "--rounds") o.rounds = kProgram.parse_int(a, value());
         else if (a == "--out") o.out = value();
-        else if (a == "-h" || a == "--help") usage("help");
-        else usage("unknown argument \"" + a + "\"");
+        else if (a == "-h" || a == "--help") kProgram.usage_error("help");
+        else kProgram.usage_error("unknown argument \"" + a + "\"");
     }
-    return parsed;
+    return o;
 }
 
-const char* dtype_name(int32_t dtype) {
-    switch (dtype) {
-        case EXG_DTYPE_F32: return "f32";
-        case EXG_DTYPE_F16: return "f16";
-        case EXG_DTYPE_BF16: return "bf16";
-        default: return "?";
-    }
-}
-
-exg_backend_params backend_params(const Options& o) {
-    return {sizeof(exg_backend_params), o.backend, o.device, 0, o.backend == EXG_BACKEND_CPU ? -1 : o.dtype};
-}
-
-// The device through the C ABI (exg_backend_device_info), as every consumer of the library sees it.
-ordered_json describe_device(const Options& o) {
-    const exg_backend_params bp = backend_params(o);
-    exg_backend* backend = nullptr;
-    if (exg_backend_create(&bp, &backend) != EXG_OK)
-        throw std::runtime_error(std::string("exg_backend_create: ") + exg_last_error_message());
+// The device of the backend the ops run on: what exg_backend_device_info reports for it through the C ABI.
+ordered_json describe_device(const exg::Backend& backend) {
     exg_device_info info{};
     info.struct_size = sizeof info;
-    const exg_status status = exg_backend_device_info(backend, &info);
+    backend.device_info(info);
     ordered_json d;
-    d["backend"] = exg_backend_name(backend);
-    d["dtype"] = dtype_name(exg_backend_dtype(backend));
-    exg_backend_free(backend);
-    if (status != EXG_OK) throw std::runtime_error(std::string("exg_backend_device_info: ") + exg_last_error_message());
+    d["backend"] = backend.name();
+    d["dtype"] = exg::dtype_name(backend.dtype());
     d["name"] = info.name;
     d["total_memory"] = info.total_memory;
     d["free_memory"] = info.free_memory;
@@ -167,10 +111,9 @@ ordered_json describe_device(const Options& o) {
     return d;
 }
 
-ordered_json settings(const Parsed& p) {
-    const Options& o = p.o;
+ordered_json settings(const Options& o) {
     return {{"samples", o.samples},
-            {"copy_bytes", p.copy_bytes},
+            {"copy_bytes", o.copy_bytes},
             {"prefill_lengths", o.prefill_lengths},
             {"prefill_tokens", o.prefill_tokens},
             {"prefill_heads", o.prefill_heads},
@@ -193,16 +136,12 @@ ordered_json settings(const Parsed& p) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const Parsed parsed = parse(argc, argv);
-    const Options& o = parsed.o;
+    const Options o = parse(argc, argv);
     ordered_json doc, errors = ordered_json::object();
-    const std::time_t now = std::time(nullptr);
-    char date[32];
-    std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
     doc["benchmark"] = "exegpt-gpu-bench";
-    doc["date"] = date;
+    doc["date"] = exg::bench::utc_date();
     doc["host"] = describe_host();
-    doc["settings"] = settings(parsed);
+    doc["settings"] = settings(o);
     doc["statistic"] =
         "median of --samples samples; a sample = back-to-back calls filling ~10 ms between two backend "
         "synchronisations (host steady_clock), after one warm-up call";
@@ -218,21 +157,21 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
     };
 
-    section("device", [&] {
-        doc["device"] = describe_device(o);
-        std::printf("exegpt-gpu-bench on %s (%s)\n", doc["device"]["name"].get<std::string>().c_str(),
-                    doc["device"]["dtype"].get<std::string>().c_str());
-    });
     double copy_gbps = 0;
-    if (o.runs("copy") || o.runs("prefill") || o.runs("decode") || o.runs("gemm") || o.runs("e2e")) {
+    {
         // The ops' backend is freed before the e2e model needs the device memory.
         std::unique_ptr<exg::Backend> backend;
-        section("backend", [&] { backend = exg::create_backend(backend_params(o)); });
+        section("backend", [&] { backend = exg::create_backend(o.backend_params()); });
         if (backend) {
+            section("device", [&] {
+                doc["device"] = describe_device(*backend);
+                std::printf("exegpt-gpu-bench on %s (%s)\n", doc["device"]["name"].get<std::string>().c_str(),
+                            doc["device"]["dtype"].get<std::string>().c_str());
+            });
             // The copy bandwidth is also the e2e roofline's denominator: measured whenever e2e runs.
             if (o.runs("copy") || o.runs("e2e"))
                 section("copy", [&] {
-                    doc["copy"] = exg::gpubench::bench_copy(*backend, o, parsed.copy_bytes);
+                    doc["copy"] = exg::gpubench::bench_copy(*backend, o);
                     copy_gbps = doc["copy"]["gbps"].get<double>();
                 });
             using namespace exg::gpubench;
@@ -243,18 +182,6 @@ int main(int argc, char** argv) {
     }
     if (o.runs("e2e")) section("e2e", [&] { doc["decode_e2e"] = exg::gpubench::bench_decode_model(o, copy_gbps); });
     doc["errors"] = errors;
-
-    const std::string text = doc.dump(2) + "\n";
-    if (o.out.empty()) {
-        std::cout << text;
-    } else {
-        std::ofstream out(o.out);
-        out << text;
-        if (!out) {
-            std::cerr << "exegpt-gpu-bench: cannot write " << o.out << "\n";
-            return 1;
-        }
-        std::printf("results written to %s\n", o.out.c_str());
-    }
+    if (!kProgram.write_json(doc, o.out)) return 1;
     return errors.empty() ? 0 : 1;
 }

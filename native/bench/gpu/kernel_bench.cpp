@@ -52,7 +52,8 @@ ordered_json timing_json(const Timing& t) {
 
 }  // namespace
 
-ordered_json bench_copy(Backend& backend, const Options& o, size_t copy_bytes) {
+ordered_json bench_copy(Backend& backend, const Options& o) {
+    const size_t copy_bytes = o.copy_bytes;
     Buffer src(&backend, copy_bytes), dst(&backend, copy_bytes);
     fill_random(backend, src.data(), static_cast<int64_t>(copy_bytes / backend.element_size()), 11);
     const Timing t = time_calls(backend, [&](int64_t) { backend.copy(dst.data(), src.data(), copy_bytes); }, o.samples);

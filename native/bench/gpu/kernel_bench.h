@@ -9,9 +9,9 @@
 
 namespace exg::gpubench {
 
-// Device-to-device copy of copy_bytes: GB/s = (bytes read + bytes written) / time, the denominator of the
+// Device-to-device copy of o.copy_bytes: GB/s = (bytes read + bytes written) / time, the denominator of the
 // decode-attention target and of the decode roofline.
-nlohmann::ordered_json bench_copy(Backend& backend, const Options& o, size_t copy_bytes);
+nlohmann::ordered_json bench_copy(Backend& backend, const Options& o);
 
 // Causal prefill attention (past = 0) and prefill over a cached prefix of the same length (past = length),
 // head_dim x prefill_heads, batch = max(1, prefill_tokens / length). TFLOP/s counts 4 x head_dim FLOPs per

@@ -84,7 +84,7 @@ Round generate(Engine& e, int32_t batch, int prompt_len, int new_tokens, int32_t
 
 ordered_json bench_decode_model(const Options& o, double copy_gbps) {
     Engine e;
-    exg_backend_params bp{sizeof bp, o.backend, o.device, 0, o.backend == EXG_BACKEND_CPU ? -1 : o.dtype};
+    const exg_backend_params bp = o.backend_params();
     check(exg_backend_create(&bp, &e.backend), "exg_backend_create");
 
     exg_model_params mp{};
