@@ -4,7 +4,7 @@
 // where it must come from.
 #include "api_fixture.h"
 #include "backend/cpu/cpu_backend.h"
-#include "core/error.h"
+#include "error_expect.h"
 #include "model/kv_cache.h"
 
 #include <exegpt/exegpt.h>
@@ -12,7 +12,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,6 +20,7 @@ namespace {
 using exg::KvCache;
 using exg::KvPart;
 using exg::KvShape;
+using exg_test::expect_error;
 
 constexpr int32_t kLayers = 4, kHeads = 4, kHeadDim = 3, kMaxSeq = 8;
 
@@ -75,16 +75,6 @@ std::vector<uint8_t> export_part(const KvCache& c, int32_t slot, const KvPart& p
     std::vector<uint8_t> blob(c.export_size(slot, part));
     EXPECT_EQ(c.export_to(slot, part, blob.data(), blob.size()), blob.size());
     return blob;
-}
-
-void expect_error(const std::function<void()>& body, exg_status status, const std::string& needle) {
-    try {
-        body();
-        ADD_FAILURE() << "expected " << exg_status_name(status) << " mentioning \"" << needle << "\"";
-    } catch (const exg::Error& e) {
-        EXPECT_EQ(e.status(), status) << e.what();
-        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
 }
 
 TEST(KvPart, WholeIsTheShardsLayersAndHeads) {

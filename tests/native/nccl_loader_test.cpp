@@ -4,7 +4,7 @@
 // EXG_FAKE_NCCL_INCOMPLETE are its paths).
 #include "backend/cuda/nccl/nccl_loader.h"
 
-#include "core/error.h"
+#include "error_expect.h"
 
 #include <gtest/gtest.h>
 
@@ -19,27 +19,8 @@
 using exg::Error;
 using exg::cuda::NcclLibrary;
 using exg::cuda::open_nccl_library;
-
-namespace {
-
-testing::AssertionResult contains(const std::string& text, const std::string& part) {
-    if (text.find(part) != std::string::npos) return testing::AssertionSuccess();
-    return testing::AssertionFailure() << '"' << text << "\" does not contain \"" << part << '"';
-}
-
-// The Error that call throws (fails the test when it throws nothing).
-template <class F>
-Error error_of(F&& call) {
-    try {
-        call();
-    } catch (const Error& e) {
-        return e;
-    }
-    ADD_FAILURE() << "no exg::Error was thrown";
-    return Error(EXG_OK, "");
-}
-
-}  // namespace
+using exg_test::contains;
+using exg_test::error_of;
 
 TEST(NcclLoader, VersionCodesDecodeAcrossBothSchemes) {
     // NCCL_VERSION(X, Y, Z) is X*1000 + Y*100 + Z up to 2.8, X*10000 + Y*100 + Z from 2.9 on.
