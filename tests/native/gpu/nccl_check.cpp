@@ -18,7 +18,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <functional>
 #include <string>
 #include <thread>
@@ -78,35 +77,16 @@ struct Rank {
     void* data = nullptr;
 };
 
-size_t elem_size(exg_dtype t) { return exg::dtype_size(t); }
-const char* dtype_name(exg_dtype t) { return exg::dtype_safetensors_name(t); }
-
 // Host F32 values -> storage bits of dtype, and back.
 std::vector<uint8_t> encode(const std::vector<float>& v, exg_dtype t) {
-    std::vector<uint8_t> out(v.size() * elem_size(t));
-    for (size_t i = 0; i < v.size(); ++i) {
-        if (t == EXG_DTYPE_F32) {
-            std::memcpy(&out[i * 4], &v[i], 4);
-        } else {
-            const uint16_t h = t == EXG_DTYPE_BF16 ? exg::f32_to_bf16(v[i]) : exg::f32_to_f16(v[i]);
-            std::memcpy(&out[i * 2], &h, 2);
-        }
-    }
+    std::vector<uint8_t> out(v.size() * exg::dtype_size(t));
+    for (size_t i = 0; i < v.size(); ++i) exg::f32_to_storage(t, v[i], &out[i * exg::dtype_size(t)]);
     return out;
 }
 
 std::vector<float> decode(const std::vector<uint8_t>& b, exg_dtype t) {
-    const size_t n = b.size() / elem_size(t);
-    std::vector<float> out(n);
-    for (size_t i = 0; i < n; ++i) {
-        if (t == EXG_DTYPE_F32) {
-            std::memcpy(&out[i], &b[i * 4], 4);
-        } else {
-            uint16_t h;
-            std::memcpy(&h, &b[i * 2], 2);
-            out[i] = t == EXG_DTYPE_BF16 ? exg::bf16_to_f32(h) : exg::f16_to_f32(h);
-        }
-    }
+    std::vector<float> out(b.size() / exg::dtype_size(t));
+    for (size_t i = 0; i < out.size(); ++i) out[i] = exg::storage_to_f32(t, &b[i * exg::dtype_size(t)]);
     return out;
 }
 
@@ -187,7 +167,7 @@ void check_world1_all_reduce(exg_dtype t) {
     std::vector<uint8_t> back(bits.size());
     rank.download(back.data(), back.size());
     report(back == bits && comm->stream_ordered() && comm->size() == 1 && comm->rank() == 0,
-           std::string("world size 1 all_reduce_sum leaves ") + dtype_name(t) + " data unchanged");
+           std::string("world size 1 all_reduce_sum leaves ") + exg::dtype_safetensors_name(t) + " data unchanged");
 }
 
 void check_world1_arguments_and_abort() {
@@ -270,7 +250,8 @@ void check_two_rank_all_reduce(exg_dtype t, size_t count) {
         results[static_cast<size_t>(r)].resize(bits.size());
         rank.download(results[static_cast<size_t>(r)].data(), bits.size());
     });
-    const std::string name = std::string("two ranks all_reduce_sum ") + dtype_name(t) + " x " + std::to_string(count);
+    const std::string name =
+        std::string("two ranks all_reduce_sum ") + exg::dtype_safetensors_name(t) + " x " + std::to_string(count);
     if (!join_errors(errors).empty()) return report(false, name, join_errors(errors));
     size_t bad = 0, first_bad = 0;
     for (int r = 0; r < 2; ++r) {
@@ -354,7 +335,7 @@ int main() {
         std::printf("%d passed, %d failed, %d skipped\n", g_passed, g_failed, g_skipped);
         return 1;
     }
-    const std::vector<std::pair<std::string, std::function<void()>>> checks = {
+    std::vector<std::pair<std::string, std::function<void()>>> checks = {
         {"unique ids", check_unique_ids},
         {"world 1 F32", [] { check_world1_all_reduce(EXG_DTYPE_F32); }},
         {"world 1 F16", [] { check_world1_all_reduce(EXG_DTYPE_F16); }},
@@ -362,37 +343,28 @@ int main() {
         {"world 1 arguments and abort", check_world1_arguments_and_abort},
         {"world 1 latency", measure_world1_latency},
     };
-    for (const auto& [name, check] : checks) {
-        try {
-            check();
-        } catch (const std::exception& ex) {
-            report(false, name, ex.what());
-        }
-    }
-    if (devices < 2) {
-        skip("two-rank checks", "they need 2 GPUs, this machine has " + std::to_string(devices));
-    } else {
-        const std::vector<std::pair<std::string, std::function<void()>>> pair_checks = {
+    if (devices >= 2) {
+        checks.insert(checks.end(), {
             {"two ranks F32", [] { check_two_rank_all_reduce(EXG_DTYPE_F32, 1); }},
             {"two ranks F32", [] { check_two_rank_all_reduce(EXG_DTYPE_F32, (1u << 20) + 3); }},
             {"two ranks BF16", [] { check_two_rank_all_reduce(EXG_DTYPE_BF16, (1u << 20) + 3); }},
             {"two ranks F16", [] { check_two_rank_all_reduce(EXG_DTYPE_F16, 4097); }},
             {"two ranks send/recv", check_two_rank_send_recv},
             {"two ranks collective timeout", check_two_rank_collective_timeout},
-        };
-        for (const auto& [name, check] : pair_checks) {
-            try {
-                check();
-            } catch (const std::exception& ex) {
-                report(false, name, ex.what());
-            }
-        }
+        });
+    } else {
+        checks.emplace_back("two-rank checks", [devices] {
+            skip("two-rank checks", "they need 2 GPUs, this machine has " + std::to_string(devices));
+        });
     }
     // Last: in a blocking build, the init that times out leaves its helper thread inside NCCL for good.
-    try {
-        check_init_timeout();
-    } catch (const std::exception& ex) {
-        report(false, "init timeout", ex.what());
+    checks.emplace_back("init timeout", check_init_timeout);
+    for (const auto& [name, check] : checks) {
+        try {
+            check();
+        } catch (const std::exception& ex) {
+            report(false, name, ex.what());
+        }
     }
     std::printf("%d passed, %d failed, %d skipped\n", g_passed, g_failed, g_skipped);
     return g_failed == 0 ? 0 : 1;
