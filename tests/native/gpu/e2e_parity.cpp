@@ -268,6 +268,11 @@ struct Tally {
         if (!first_problem.empty()) s += "; first: " + first_problem;
         return s;
     }
+    // A case's result: the description, thrown as the failure unless every step stayed within tol.
+    std::string verdict(double tol) const {
+        if (!ok(tol)) throw std::runtime_error(describe(tol));
+        return describe(tol);
+    }
 };
 
 // Compares one step's logits row by row (want: the reference side) and returns want's greedy tokens.
@@ -401,9 +406,12 @@ class Runner {
 public:
     explicit Runner(const Options& o) : o_(o) {}
 
+    // Whether --filter lets the case of this name run.
+    bool selected(const std::string& name) const { return o_.filter.empty() || name.find(o_.filter) != std::string::npos; }
+
     // One case: PASS/FAIL/SKIP line, counted.
     void run_case(const std::string& name, const std::function<std::string()>& body) {
-        if (!o_.filter.empty() && name.find(o_.filter) == std::string::npos) return;
+        if (!selected(name)) return;
         try {
             const std::string detail = body();
             std::printf("PASS  %-34s %s\n", name.c_str(), detail.c_str());
@@ -422,7 +430,6 @@ public:
     // The target backend of one dtype, or a Skip naming why it cannot be created.
     std::unique_ptr<Backend> target_backend(int32_t dtype, int32_t device) const {
         if (o_.target == EXG_BACKEND_CPU) return std::make_unique<Backend>(EXG_BACKEND_CPU, 0, EXG_DTYPE_F32);
-        if (!exg_backend_available(EXG_BACKEND_CUDA)) throw Skip(exg_backend_unavailable_reason(EXG_BACKEND_CUDA));
         exg_backend_params p{sizeof(exg_backend_params), EXG_BACKEND_CUDA, device, 0, dtype};
         exg_backend* b = nullptr;
         const exg_status status = exg_backend_create(&p, &b);
@@ -445,10 +452,8 @@ public:
 
     // Counts the variant's cases as skipped without running them (no CUDA here: one reason for all).
     void skip_variant(const Variant& v, int32_t dtype) {
-        for (const char* c : kCases) {
-            const std::string name = variant_name(v, dtype) + " " + c;
-            if (o_.filter.empty() || name.find(o_.filter) != std::string::npos) ++s_.skipped;
-        }
+        for (const char* c : kCases)
+            if (selected(variant_name(v, dtype) + " " + c)) ++s_.skipped;
     }
 
     void run_variant(const Variant& v, int32_t dtype) {
@@ -477,9 +482,7 @@ public:
         run_case(name + " " + kCases[0], [&] {
             auto target = target_backend(dtype, o_.device);
             Replica want({cpu_.handle}, {}, config, ckpt), got({target->handle}, {}, config, ckpt);
-            const Tally t = run_greedy(want, got, prompt, o_.steps, tol, true);
-            if (!t.ok(tol)) throw std::runtime_error(t.describe(tol));
-            return t.describe(tol);
+            return run_greedy(want, got, prompt, o_.steps, tol, true).verdict(tol);
         });
 
         run_case(name + " " + kCases[1], [&] {
@@ -508,25 +511,20 @@ public:
                 const auto continued = to.step(true, slots, ones, next);
                 compare_step(logits, continued, config.vocab_size, tol, "step " + std::to_string(s) + " after the import", t);
             }
-            if (!t.ok(tol)) throw std::runtime_error(t.describe(tol));
-            return t.describe(tol);
+            return t.verdict(tol);
         });
 
         run_case(name + " " + kCases[2], [&] {
             if (o_.target == EXG_BACKEND_CPU) {
                 Replica want({cpu_.handle, cpu_.handle}, host_group(), config, ckpt);
                 Replica got({cpu_.handle, cpu_.handle}, host_group(), config, ckpt);
-                const Tally t = run_greedy(want, got, prompt, o_.steps, tol, true);
-                if (!t.ok(tol)) throw std::runtime_error(t.describe(tol));
-                return t.describe(tol);
+                return run_greedy(want, got, prompt, o_.steps, tol, true).verdict(tol);
             }
             auto rank0 = target_backend(dtype, o_.device);
             auto rank1 = target_backend(dtype, o_.device + 1);
             Replica want({cpu_.handle, cpu_.handle}, host_group(), config, ckpt);
             Replica got({rank0->handle, rank1->handle}, nccl_group({rank0->handle, rank1->handle}), config, ckpt);
-            const Tally t = run_greedy(want, got, prompt, o_.steps, tol, true);
-            if (!t.ok(tol)) throw std::runtime_error(t.describe(tol));
-            return t.describe(tol);
+            return run_greedy(want, got, prompt, o_.steps, tol, true).verdict(tol);
         });
     }
 
